@@ -1,0 +1,25 @@
+// Registration only: each concern registers its own functions.
+#include <napi.h>
+
+#include "common/addon_data.h"
+#include "common/export.h"
+#include "tensor/tensor_wrap.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new rk::AddonData());  // freed by Node when this environment shuts down
+  rk::TensorWrap::Register(env, exports);
+  rk::registerCreation(env, exports);
+  rk::registerMath(env, exports);
+  rk::registerShape(env, exports);
+  rk::registerReadback(env, exports);
+  rk::registerAutograd(env, exports);
+  rk::registerAsyncOps(env, exports);
+  rk::registerRuntime(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(reviewkd, Init)
