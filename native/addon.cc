@@ -3,6 +3,7 @@
 
 #include "common/addon_data.h"
 #include "common/export.h"
+#include "nn/module_wrap.h"
 #include "tensor/tensor_wrap.h"
 
 namespace {
@@ -10,6 +11,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new rk::AddonData());  // freed by Node when this environment shuts down
   rk::TensorWrap::Register(env, exports);
+  rk::ModuleWrap::Register(env, exports);
   rk::registerCreation(env, exports);
   rk::registerMath(env, exports);
   rk::registerShape(env, exports);

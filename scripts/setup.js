@@ -147,10 +147,49 @@ function writeEsmEntry() {
   );
 }
 
+/**
+ * Serialises concurrent set-ups (two `npm test` in one clone) with a lock folder; a lock whose owner
+ * process is gone is taken over.
+ */
+function withLock(body) {
+  const lock = path.join(root, '.setup.lock');
+  const deadline = Date.now() + 30 * 60 * 1000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      let owner = NaN;
+      try {
+        owner = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8'));
+      } catch {}
+      let alive = false;
+      try {
+        alive = Number.isInteger(owner) && owner > 0 && (process.kill(owner, 0), true);
+      } catch {}
+      if (!alive && Number.isInteger(owner)) {
+        fs.rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock} (held by pid ${owner})`);
+      spawnSync(process.execPath, ['-e', 'setTimeout(() => {}, 500)']);
+    }
+  }
+  try {
+    body();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 try {
+  withLock(() => {
   if (!onlyNative && !onlyTs) ensureNpmDependencies();
   if (!onlyTs) ensureNativeAddon();
   if (!onlyNative) ensureTypeScript();
+  });
 } catch (err) {
   log(`\nreviewkd setup failed: ${err.message}`);
   process.exit(1);

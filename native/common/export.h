@@ -30,5 +30,7 @@ void registerAsyncOps(Napi::Env env, Napi::Object exports);
 void registerRuntime(Napi::Env env, Napi::Object exports);
 void registerReview(Napi::Env env, Napi::Object exports);
 void registerIo(Napi::Env env, Napi::Object exports);
+void registerModels(Napi::Env env, Napi::Object exports);
+void registerEngine(Napi::Env env, Napi::Object exports);
 
 }  // namespace rk

@@ -1,0 +1,28 @@
+// reviewkd: train and distill convolutional networks from TypeScript on LibTorch.
+export type { Device, Dtype, AnyTypedArray } from './dtype';
+export { DTYPES } from './dtype';
+export type { NestedArray } from './tensor-data';
+export {
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  rand,
+  randn,
+  randint,
+  arange,
+  cat,
+  stack,
+  conv2dAsync,
+  manualSeed,
+  noGrad,
+  isGradEnabled,
+} from './tensor';
+export type { Operand, TensorOptions } from './tensor';
+export { Module } from './module';
+export type { LoadReport } from './module';
+export { scope, keep } from './scope';
+export type { Disposable } from './scope';
+export { info, setNumThreads, getNumThreads, cuda, memory } from './runtime';
+export type { RuntimeInfo } from './runtime';

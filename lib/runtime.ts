@@ -1,0 +1,66 @@
+// What the library runs on: LibTorch build, threads, CUDA devices, native memory counters.
+import { loadedBinary, native } from './native';
+
+/** A summary of the native runtime, for logs and bug reports. */
+export interface RuntimeInfo {
+  /** The reviewkd package version. */
+  version: string;
+  libtorch: {
+    /** e.g. '2.13.0+cpu' */
+    version: string;
+    variant: 'cpu' | 'cuda';
+    /** The LibTorch folder the addon was built against and loads from (undefined for prebuilt binaries). */
+    path?: string;
+    /** How it was found: 'LIBTORCH', 'python3', 'wheel-cache' or 'system'. */
+    source?: string;
+  };
+  /** The loaded .node file. */
+  binary?: string;
+  /** Intra-op threads LibTorch uses. */
+  threads: number;
+  interopThreads: number;
+  cuda: { available: boolean; deviceCount: number };
+}
+
+/** Reports the LibTorch version, CPU/CUDA variant, path and thread counts. */
+export function info(): RuntimeInfo {
+  const b = native().buildInfo();
+  const { path: binary, record } = loadedBinary();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require('../package.json') as { version: string };
+  return {
+    version: pkg.version,
+    libtorch: { version: b.libtorchVersion, variant: b.variant as 'cpu' | 'cuda', path: record?.libtorch.root, source: record?.libtorch.source },
+    binary,
+    threads: b.numThreads,
+    interopThreads: b.numInteropThreads,
+    cuda: { available: b.cudaAvailable, deviceCount: b.cudaDeviceCount },
+  };
+}
+
+/** Sets the number of threads LibTorch uses inside one op (process-wide). */
+export function setNumThreads(n: number): void {
+  native().setNumThreads(n);
+}
+
+/** The number of threads LibTorch uses inside one op. */
+export function getNumThreads(): number {
+  return native().getNumThreads();
+}
+
+/** CUDA queries; both work (returning false / 0) with a CPU-only LibTorch. */
+export const cuda = {
+  /** True when this LibTorch has CUDA and a device is visible. */
+  isAvailable(): boolean {
+    return native().cudaIsAvailable();
+  },
+  /** The number of visible CUDA devices. */
+  deviceCount(): number {
+    return native().cudaDeviceCount();
+  },
+};
+
+/** Native memory held by live (undisposed) tensors, across the process: for leak checks. */
+export function memory(): { liveTensors: number; liveBytes: number } {
+  return native().memoryStats();
+}
