@@ -25,4 +25,7 @@ export type { LoadReport } from './module';
 export { scope, keep } from './scope';
 export type { Disposable } from './scope';
 export { info, setNumThreads, getNumThreads, cuda, memory } from './runtime';
+export * as io from './io';
 export type { RuntimeInfo } from './runtime';
+export * as nn from './nn';
+export * as losses from './losses';

@@ -19,6 +19,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rk::registerAutograd(env, exports);
   rk::registerAsyncOps(env, exports);
   rk::registerRuntime(env, exports);
+  rk::registerIo(env, exports);
+  rk::registerReview(env, exports);
   return exports;
 }
 

@@ -1,7 +1,17 @@
 // Native functions of native/review (ABF, review head, HCL and the classic losses), typed for lib/nn.
-import type { NativeModule } from '../native-types';
+import type { NativeModule, NativeTensor } from '../native-types';
 
 export interface ReviewBinding {
-  /** Placeholder member so the interface is not empty; replaced as review functions are added. */
-  readonly __review?: NativeModule;
+  abfCreate(inChannels: number, midChannels: number, outChannels: number, fuse: boolean, attention: boolean): NativeModule;
+  abfForward(abf: NativeModule, x: NativeTensor, residual: NativeTensor | null, outHeight: number | null, outWidth: number | null): [NativeTensor, NativeTensor];
+  reviewHeadCreate(studentShapes: number[][], teacherShapes: number[][], midChannels: number | null, variant: string): NativeModule;
+  reviewHeadForward(head: NativeModule, features: NativeTensor[]): NativeTensor[];
+  reviewHeadForwardAsync(head: NativeModule, features: NativeTensor[]): Promise<NativeTensor[] | NativeTensor>;
+  reviewHeadInfo(head: NativeModule): { targets: number[]; midChannels: number };
+  hcl(studentMaps: NativeTensor[], teacherMaps: NativeTensor[], levels: number[] | null): NativeTensor;
+  crossEntropy(logits: NativeTensor, targets: NativeTensor, labelSmoothing: number): NativeTensor;
+  kdLoss(studentLogits: NativeTensor, teacherLogits: NativeTensor, temperature: number): NativeTensor;
+  atLoss(studentFeature: NativeTensor, teacherFeature: NativeTensor): NativeTensor;
+  hintRegressorCreate(inChannels: number, outChannels: number): NativeModule;
+  fitnetLoss(regressor: NativeModule, studentFeature: NativeTensor, teacherFeature: NativeTensor): NativeTensor;
 }
