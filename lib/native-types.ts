@@ -37,6 +37,7 @@ type Operand = NativeTensor | number | boolean;
 export interface NativeBinding extends IoBinding, ModelsBinding, ReviewBinding {
   NativeTensor: unknown;
   NativeModule: unknown;
+  NativeSGD: unknown;
   // creation
   fromTypedArray(data: ArrayBufferView, shape: number[], dtype?: string | null, device?: string | null): T;
   full(shape: number[], value: number, dtype?: string | null, device?: string | null): T;

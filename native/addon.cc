@@ -21,6 +21,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rk::registerRuntime(env, exports);
   rk::registerIo(env, exports);
   rk::registerReview(env, exports);
+  rk::registerOptim(env, exports);
+  rk::registerDistiller(env, exports);
+  rk::registerModels(env, exports);
   return exports;
 }
 

@@ -100,7 +100,7 @@ function fromWheelCache({ log = () => {}, allowFetch = true } = {}) {
   if (!allowFetch) return { error: `${dir} is not unpacked yet` };
   if (isOffline()) return { error: `${dir} is empty and REVIEWKD_OFFLINE is set, so no wheel was fetched` };
   try {
-    unpackWheel({ version: PINNED_TORCH, extraPipArgs: [], destination: dir, log });
+    unpackWheel({ requirement: `torch==${PINNED_TORCH}`, destination: dir, log });
   } catch (err) {
     return { error: `pip download torch==${PINNED_TORCH}: ${err.message}` };
   }
@@ -108,34 +108,36 @@ function fromWheelCache({ log = () => {}, allowFetch = true } = {}) {
 }
 
 /**
- * Fetches torch==version with pip (which also finds local wheel folders configured for pip) and unpacks
- * only what a C++ build needs (lib, include, share, version.py) into destination/torch. The folder is
- * filled under a temporary name and renamed at the end, so an interrupted unpack never looks complete.
+ * Fetches a wheel with pip (which also finds local wheel folders configured for pip) and unpacks only
+ * the members under `keep` (by default what a C++ build needs from torch: lib, include, share,
+ * version.py) into destination. The folder is filled under a temporary name and renamed at the end, so
+ * an interrupted unpack never looks complete.
  */
-function unpackWheel({ version, extraPipArgs, destination, log }) {
+const TORCH_BUILD_MEMBERS = ['torch/lib/', 'torch/include/', 'torch/share/', 'torch/version.py'];
+
+function unpackWheel({ requirement, destination, log = () => {}, keep = TORCH_BUILD_MEMBERS }) {
   const python = process.env.PYTHON || 'python3';
   fs.mkdirSync(path.dirname(destination), { recursive: true });
   const work = fs.mkdtempSync(path.join(path.dirname(destination), '.fetch-'));
   try {
-    log(`reviewkd: fetching torch==${version} with pip (once; cached in ${destination})`);
-    const pipArgs = ['-m', 'pip', 'download', `torch==${version}`, '--no-deps', '-d', work,
-      '--retries', process.env.REVIEWKD_PIP_RETRIES || '1', ...extraPipArgs];
+    log(`reviewkd: fetching ${requirement} with pip (once; cached in ${destination})`);
+    const pipArgs = ['-m', 'pip', 'download', requirement, '--no-deps', '-d', work,
+      '--retries', process.env.REVIEWKD_PIP_RETRIES || '2'];
     const pip = spawnSync(python, pipArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     if (pip.error) throw new Error(pip.error.message);
     if (pip.status !== 0) throw new Error((pip.stderr || pip.stdout || '').trim().split('\n').slice(-3).join(' | '));
-    const wheel = fs.readdirSync(work).find((f) => f.startsWith('torch-') && f.endsWith('.whl'));
-    if (!wheel) throw new Error(`pip finished but no torch wheel is in ${work}`);
+    const wheel = fs.readdirSync(work).find((f) => f.endsWith('.whl'));
+    if (!wheel) throw new Error(`pip finished but no wheel is in ${work}`);
     log(`reviewkd: unpacking ${wheel}`);
     const staging = path.join(work, 'unpacked');
     const extract = [
       'import sys, zipfile',
       'z = zipfile.ZipFile(sys.argv[1])',
-      "keep = ('torch/lib/', 'torch/include/', 'torch/share/', 'torch/version.py')",
+      'keep = tuple(sys.argv[3:])',
       'z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith(keep)])',
     ].join('\n');
-    const unzip = spawnSync(python, ['-c', extract, path.join(work, wheel), staging], { encoding: 'utf8' });
+    const unzip = spawnSync(python, ['-c', extract, path.join(work, wheel), staging, ...keep], { encoding: 'utf8' });
     if (unzip.status !== 0) throw new Error(`unpacking failed: ${(unzip.stderr || '').trim()}`);
-    // Shared libraries lose their execute bit in zipfile.extractall; dlopen does not need it, but keep tidy.
     fs.writeFileSync(path.join(staging, '.complete'), `${wheel}\n`);
     fs.rmSync(destination, { recursive: true, force: true });
     fs.renameSync(staging, destination);

@@ -72,6 +72,12 @@ function ensureNpmDependencies() {
   fs.writeFileSync(stampFile, JSON.stringify({ fingerprint: fp }));
 }
 
+/** torch >= 2.14 headers need C++20; older ones build with the C++17 the project is written in. */
+function cxxStandardFor(version) {
+  const [major, minor] = String(version).split('.').map((n) => parseInt(n, 10));
+  return major > 2 || (major === 2 && minor >= 14) ? 20 : 17;
+}
+
 /** Builds build/Release/reviewkd.node with cmake-js against the resolved LibTorch, unless up to date. */
 function ensureNativeAddon() {
   const { resolveLibTorch } = require('./libtorch');
@@ -95,6 +101,7 @@ function ensureNativeAddon() {
     `--CDCMAKE_PREFIX_PATH=${torch.cmakePrefixPath}`,
     `--CDRK_LIBTORCH_VERSION=${torch.version}`,
     `--CDRK_LIBTORCH_VARIANT=${torch.variant}`,
+    `--CDRK_CXX_STANDARD=${cxxStandardFor(torch.version)}`,
   ];
   if (spawnSync('ccache', ['--version'], { stdio: 'ignore' }).status === 0) {
     cmakeArgs.push('--CDCMAKE_CXX_COMPILER_LAUNCHER=ccache');

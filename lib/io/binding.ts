@@ -1,8 +1,9 @@
 // Native functions of native/io (safetensors), typed for lib/io.
 import type { NativeTensor } from '../native-types';
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface IoBinding {
-  /** Placeholder member so the interface is not empty; replaced as io functions are added. */
-  readonly __io?: NativeTensor;
+  /** Reads and validates a whole safetensors file into CPU tensors. Throws Error naming the path and problem. */
+  safetensorsRead(path: string): { tensors: Record<string, NativeTensor>; metadata: Record<string, string> };
+  /** Writes `record` atomically (temp file, fsync, rename); tensors are copied to contiguous CPU memory. */
+  safetensorsWrite(path: string, record: Record<string, NativeTensor>, metadata?: Record<string, string> | null): void;
 }

@@ -1,7 +1,26 @@
-// Native functions of native/models (the model zoo), typed for lib/models.
-import type { NativeModule } from '../native-types';
+import type { NativeModule, NativeTensor } from '../native-types';
+
+/** A registry entry as native/models/registry.cc describes it. */
+export interface NativeModelEntry {
+  name: string;
+  aliases: string[];
+  family: string;
+  dataset: 'cifar' | 'imagenet';
+  inputSize: number;
+  defaultClasses: number;
+  featureShapes: [number, number, number][];
+  preact: string;
+  numParameters?: number;
+}
 
 export interface ModelsBinding {
-  /** Placeholder member so the interface is not empty; replaced as model functions are added. */
-  readonly __models?: NativeModule;
+  modelCreate(name: string, numClasses: number | null, inChannels: number | null): NativeModule;
+  modelList(withCounts: boolean): NativeModelEntry[];
+  modelDescribe(name: string): NativeModelEntry & { numParameters: number };
+  modelForward(model: NativeModule, x: NativeTensor): Promise<NativeTensor>;
+  modelForwardWithFeatures(model: NativeModule, x: NativeTensor, preact: boolean): Promise<NativeTensor[]>;
+  modelSetChannelsLast(model: NativeModule, enable: boolean): void;
+  modelInfo(model: NativeModule): { name: string; inChannels: number | null; hasPreact: boolean };
+  torchScriptLoad(path: string, trustCode: boolean, device: string | null): NativeModule;
+  torchScriptSaveFixture(path: string, inChannels: number, numClasses: number): void;
 }

@@ -32,5 +32,7 @@ void registerReview(Napi::Env env, Napi::Object exports);
 void registerIo(Napi::Env env, Napi::Object exports);
 void registerModels(Napi::Env env, Napi::Object exports);
 void registerEngine(Napi::Env env, Napi::Object exports);
+void registerOptim(Napi::Env env, Napi::Object exports);
+void registerDistiller(Napi::Env env, Napi::Object exports);
 
 }  // namespace rk

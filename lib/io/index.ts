@@ -1,0 +1,2 @@
+// File formats: safetensors weights.
+export { loadSafetensors, loadSafetensorsWithMetadata, saveSafetensors } from './safetensors';

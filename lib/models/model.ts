@@ -1,0 +1,149 @@
+// Model: a network of the zoo (or an imported TorchScript network) with its forwards, its stage
+// features and safetensors weights. Parameters, buffers, modes and moves come from Module.
+import { loadSafetensors, saveSafetensors } from '../io';
+import { Module, type LoadReport } from '../module';
+import { native } from '../native';
+import type { NativeModule } from '../native-types';
+import { Tensor } from '../tensor';
+
+/** Logits and stage features from one forward pass. */
+export interface ModelOutput {
+  /** N × numClasses. */
+  logits: Tensor;
+  /**
+   * Stage features shallow → deep (stem excluded), then the pooled feature as an N × C × 1 × 1 map.
+   * See docs/models.md for each family's stages.
+   */
+  features: Tensor[];
+}
+
+/** Options of the feature forwards. */
+export interface FeatureOptions {
+  /**
+   * Stage features before their final activation, as the spec describes per family (CIFAR ResNet: the
+   * residual sum before the stage's last ReLU; WRN: the next BatchNorm without ReLU; ...). The pooled
+   * feature is always pooled from the post-activation map. Default false.
+   */
+  preact?: boolean;
+}
+
+function requireTensor(fn: string, x: unknown): asserts x is Tensor {
+  if (!(x instanceof Tensor)) {
+    throw new TypeError(`${fn}: argument 'x' must be a Tensor; got ${x === null ? 'null' : Array.isArray(x) ? 'an Array' : typeof x}`);
+  }
+}
+
+function preactOption(fn: string, options: FeatureOptions | undefined): boolean {
+  if (options === undefined || options === null) return false;
+  if (typeof options !== 'object') throw new TypeError(`${fn}: argument 'options' must be an object like {preact: true}; got ${typeof options}`);
+  const preact = options.preact ?? false;
+  if (typeof preact !== 'boolean') throw new TypeError(`${fn}: option 'preact' must be a boolean; got ${typeof preact}`);
+  return preact;
+}
+
+/**
+ * A trainable network with stage features. Create one with {@link create} or
+ * {@link loadTorchScript}. Every forward runs on a worker thread and returns a Promise; run one call
+ * at a time per model (training-mode forwards update BatchNorm statistics).
+ *
+ * @example
+ * const net = rk.models.create('resnet20', { numClasses: 100 }).eval();
+ * const logits = await net.forward(rk.randn([8, 3, 32, 32]));
+ */
+export class Model extends Module {
+  /** @internal Wraps a native zoo or TorchScript module; use rk.models.create / loadTorchScript. */
+  constructor(handle: NativeModule) {
+    super(handle);
+  }
+
+  /** The registry name ('resnet20', 'wrn-40-2', ...) or 'torchscript'. */
+  get name(): string {
+    return native().modelInfo(this.handle).name;
+  }
+
+  /** Image channels the model expects (null for TorchScript models: their contract is their own). */
+  get inChannels(): number | null {
+    return native().modelInfo(this.handle).inChannels;
+  }
+
+  /**
+   * Logits (N × numClasses) for a batch `x` (N × C × H × W, the model's dtype and device).
+   * @example
+   * const logits = await net.forward(images);
+   */
+  forward(x: Tensor): Promise<Tensor> {
+    requireTensor(`${this.kind}.forward`, x);
+    return native()
+      .modelForward(this.handle, x.handle)
+      .then((h) => new Tensor(h));
+  }
+
+  /**
+   * The stage features (shallow → deep, stem excluded) plus the pooled N × C × 1 × 1 feature last.
+   * @example
+   * const feats = await teacher.features(images, { preact: true });
+   * feats.map((f) => f.shape); // resnet56: [[N,16,32,32], [N,32,16,16], [N,64,8,8], [N,64,1,1]]
+   */
+  async features(x: Tensor, options?: FeatureOptions): Promise<Tensor[]> {
+    const out = await this.forwardWithFeatures(x, options);
+    out.logits.dispose();
+    return out.features;
+  }
+
+  /**
+   * Logits and features from a single forward pass (what distillation needs).
+   * @example
+   * const { logits, features } = await student.forwardWithFeatures(images);
+   */
+  async forwardWithFeatures(x: Tensor, options?: FeatureOptions): Promise<ModelOutput> {
+    const fn = `${this.kind}.forwardWithFeatures`;
+    requireTensor(fn, x);
+    const preact = preactOption(fn, options);
+    const handles = await native().modelForwardWithFeatures(this.handle, x.handle, preact);
+    const tensors = handles.map((h) => new Tensor(h));
+    return { logits: tensors[0], features: tensors.slice(1) };
+  }
+
+  /**
+   * Stores the 4-d weights in channels-last memory format (`false` restores contiguous NCHW). LibTorch's
+   * convolutions then run their channels-last kernels; inputs need no conversion. Returns this.
+   * @example
+   * net.channelsLast();
+   */
+  channelsLast(enable = true): this {
+    if (typeof enable !== 'boolean') throw new TypeError(`${this.kind}.channelsLast: argument 'enable' must be a boolean; got ${typeof enable}`);
+    native().modelSetChannelsLast(this.handle, enable);
+    return this;
+  }
+
+  /**
+   * Saves parameters and buffers to a safetensors file under their PyTorch state_dict names, so
+   * `model.load_state_dict(safetensors.torch.load_file(path))` works in Python for the same definition.
+   * `metadata` is stored in the header (the model name is added as `model`).
+   * @example
+   * student.save('student.safetensors');
+   */
+  save(path: string, metadata: Record<string, string> = {}): void {
+    saveSafetensors(path, this.stateDict(), { model: this.kind, ...metadata });
+  }
+
+  /**
+   * Loads weights from a safetensors file (e.g. a PyTorch state_dict saved with safetensors). With
+   * `strict` (default) any missing, unexpected or mis-shaped key is an error that lists them all and
+   * nothing is copied; `{strict: false}` loads the matching keys and returns what did not match.
+   * `prefix` selects and strips a key prefix (e.g. 'module.' of a DataParallel checkpoint).
+   * @example
+   * const report = teacher.load('resnet32x4.safetensors', { strict: false });
+   */
+  load(path: string, options: { strict?: boolean; prefix?: string } = {}): LoadReport {
+    const record = loadSafetensors(path);
+    try {
+      return this.loadStateDict(record, options);
+    } catch (e) {
+      if (e instanceof Error) e.message = `${this.kind}.load('${path}'): ${e.message}`;
+      throw e;
+    } finally {
+      for (const t of Object.values(record)) t.dispose();
+    }
+  }
+}

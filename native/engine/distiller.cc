@@ -1,0 +1,183 @@
+#include "engine/distiller.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "review/hcl.h"
+
+namespace rk {
+
+namespace F = torch::nn::functional;
+
+std::optional<Method> parseMethod(const std::string& name) {
+  if (name == "vanilla") return Method::Vanilla;
+  if (name == "kd") return Method::KD;
+  if (name == "fitnet") return Method::FitNet;
+  if (name == "at") return Method::AT;
+  if (name == "reviewkd") return Method::ReviewKD;
+  if (name == "reviewkd+kd") return Method::ReviewKDPlusKD;
+  return std::nullopt;
+}
+
+namespace {
+bool needsTeacher(Method m) { return m != Method::Vanilla; }
+bool usesKd(Method m) { return m == Method::KD || m == Method::ReviewKDPlusKD; }
+bool usesReview(Method m) { return m == Method::ReviewKD || m == Method::ReviewKDPlusKD; }
+bool needsFeatures(Method m) { return m == Method::FitNet || m == Method::AT || usesReview(m); }
+
+at::Generator makeGenerator(const torch::Device& device, uint64_t seed) {
+  at::Generator g = device.is_cuda() ? at::globalContext().defaultGenerator(device).clone() : at::make_generator<at::CPUGeneratorImpl>(seed);
+  g.set_current_seed(seed);
+  return g;
+}
+}  // namespace
+
+Distiller::Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel> teacher, std::shared_ptr<ReviewHeadImpl> head,
+                     std::shared_ptr<HintRegressorImpl> regressor, torch::Tensor images, torch::Tensor labels, DistillerOptions options)
+    : student_(std::move(student)),
+      teacher_(std::move(teacher)),
+      head_(std::move(head)),
+      regressor_(std::move(regressor)),
+      images_(std::move(images)),
+      labels_(std::move(labels)),
+      options_(std::move(options)),
+      generator_(makeGenerator(images_.device(), options_.seed)) {
+  for (const auto& p : student_->parameters()) params_.push_back(p);
+  if (head_) for (const auto& p : head_->parameters()) params_.push_back(p);
+  if (regressor_) for (const auto& p : regressor_->parameters()) params_.push_back(p);
+  sgd_ = std::make_unique<torch::optim::SGD>(
+      params_, torch::optim::SGDOptions(options_.lr).momentum(options_.momentum).weight_decay(options_.weightDecay).nesterov(options_.nesterov));
+  if (teacher_) {
+    // The teacher is never trained: no gradients are recorded for it (the step also runs it under NoGradGuard).
+    for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+  }
+  stats_ = torch::zeros({kStatCount}, torch::TensorOptions().dtype(torch::kFloat64).device(images_.device()));
+}
+
+void Distiller::step(const torch::Tensor& indices, double featureScale, double lr) {
+  // Runs on a worker thread: grad mode is thread-local, so set it here.
+  torch::AutoGradMode gradOn(true);
+  const Method m = options_.method;
+  const torch::Tensor batch = images_.index_select(0, indices);
+  const torch::Tensor labels = labels_.index_select(0, indices);
+  const torch::Tensor x = options_.augment ? augmentBatch(batch, options_.augmentOptions, generator_)
+                                           : normalizeBatch(batch, options_.augmentOptions.mean, options_.augmentOptions.std);
+
+  ModelOutput t;
+  if (needsTeacher(m)) {
+    // NoGradGuard, not InferenceMode: HCL's MSE must be able to save the teacher features for backward.
+    torch::NoGradGuard noGrad;
+    teacher_->train(options_.teacherBatchStats);
+    t = needsFeatures(m) ? teacher_->forwardWithFeatures(x, options_.teacherPreact) : ModelOutput{teacher_->forward(x), {}};
+  }
+
+  student_->train(true);
+  const ModelOutput s = needsFeatures(m) ? student_->forwardWithFeatures(x, options_.studentPreact) : ModelOutput{student_->forward(x), {}};
+  const torch::Tensor ce = F::cross_entropy(s.logits, labels);
+  torch::Tensor loss = ce;
+  torch::Tensor feature = torch::zeros({}, ce.options());
+  torch::Tensor kd = torch::zeros({}, ce.options());
+
+  if (usesReview(m)) {
+    head_->train(true);
+    // The head runs (and gets its zero-weighted gradients and weight decay) even while the warm-up
+    // factor is 0, as in the reference code.
+    const std::vector<torch::Tensor> predictions = head_->forward(s.features);
+    std::vector<torch::Tensor> targets;
+    for (int64_t j : head_->targets()) targets.push_back(t.features[j]);
+    feature = hcl(predictions, targets, options_.hclLevels);
+  } else if (m == Method::FitNet) {
+    const auto k = static_cast<size_t>(options_.hintLevel);
+    feature = fitnetLoss(*regressor_, s.features[k], t.features[k]);
+  } else if (m == Method::AT) {
+    // All stage pairs except the pooled 1x1 feature, as attention transfer compares spatial maps.
+    for (size_t k = 0; k + 1 < s.features.size(); ++k) feature = feature + attentionTransferLoss(s.features[k], t.features[k]);
+  }
+  if (needsFeatures(m)) loss = loss + (options_.featureWeight * featureScale) * feature;
+  if (usesKd(m)) {
+    kd = kdLoss(s.logits, t.logits, options_.temperature);
+    loss = loss + options_.kdWeight * kd;
+  }
+
+  sgd_->zero_grad(true);
+  loss.backward();
+  for (auto& group : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+  sgd_->step();
+
+  // Statistics stay on the device until takeStats(): no host sync here.
+  torch::NoGradGuard noGrad;
+  const torch::Tensor correct = s.logits.argmax(1).eq(labels).sum();
+  const auto opts = stats_.options();
+  stats_ += torch::stack({ce.detach().to(opts), feature.detach().to(opts), kd.detach().to(opts), loss.detach().to(opts), correct.to(opts),
+                          torch::full({}, static_cast<double>(indices.size(0)), opts), torch::ones({}, opts)});
+}
+
+std::vector<double> Distiller::takeStats() {
+  const torch::Tensor cpu = stats_.to(torch::kCPU);
+  stats_.zero_();
+  return std::vector<double>(cpu.data_ptr<double>(), cpu.data_ptr<double>() + kStatCount);
+}
+
+EvalResult Distiller::evaluate(const torch::Tensor& images, const torch::Tensor& labels, int64_t batchSize, int64_t numClasses) {
+  torch::NoGradGuard noGrad;
+  const bool wasTraining = student_->is_training();
+  student_->eval();
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat64).device(images.device());
+  torch::Tensor lossSum = torch::zeros({}, opts), top1 = torch::zeros({}, opts), top5 = torch::zeros({}, opts);
+  torch::Tensor classCorrect = torch::zeros({numClasses}, opts), classCount = torch::zeros({numClasses}, opts);
+  const int64_t n = images.size(0);
+  const int64_t k = std::min<int64_t>(5, numClasses);
+  for (int64_t start = 0; start < n; start += batchSize) {
+    const int64_t len = std::min(batchSize, n - start);
+    const torch::Tensor x = normalizeBatch(images.narrow(0, start, len), options_.augmentOptions.mean, options_.augmentOptions.std);
+    const torch::Tensor y = labels.narrow(0, start, len);
+    const torch::Tensor logits = student_->forward(x);
+    lossSum += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).to(opts);
+    const torch::Tensor hit1 = logits.argmax(1).eq(y);
+    top1 += hit1.sum().to(opts);
+    top5 += std::get<1>(logits.topk(k, 1)).eq(y.unsqueeze(1)).any(1).sum().to(opts);
+    classCount += torch::bincount(y, {}, numClasses).to(opts);
+    classCorrect += torch::bincount(y.masked_select(hit1), {}, numClasses).to(opts);
+  }
+  student_->train(wasTraining);
+  EvalResult r;
+  r.lossSum = lossSum.item<double>();
+  r.top1 = top1.item<double>();
+  r.top5 = top5.item<double>();
+  r.count = static_cast<double>(n);
+  const torch::Tensor cc = classCorrect.cpu(), cn = classCount.cpu();
+  r.classCorrect.assign(cc.data_ptr<double>(), cc.data_ptr<double>() + numClasses);
+  r.classCount.assign(cn.data_ptr<double>(), cn.data_ptr<double>() + numClasses);
+  return r;
+}
+
+torch::Tensor Distiller::generatorState() const { return generator_.get_state(); }
+
+void Distiller::setGeneratorState(const torch::Tensor& state) { generator_.set_state(state); }
+
+std::vector<torch::Tensor> Distiller::momentumBuffers() const {
+  std::vector<torch::Tensor> out;
+  const auto& state = sgd_->state();
+  for (const auto& p : params_) {
+    auto it = state.find(p.unsafeGetTensorImpl());
+    out.push_back(it == state.end() ? torch::Tensor() : static_cast<const torch::optim::SGDParamState&>(*it->second).momentum_buffer());
+  }
+  return out;
+}
+
+void Distiller::setMomentumBuffers(const std::vector<torch::Tensor>& buffers) {
+  TORCH_CHECK(buffers.size() == params_.size(), "expected ", params_.size(), " momentum buffers, got ", buffers.size());
+  auto& state = sgd_->state();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    void* key = params_[i].unsafeGetTensorImpl();
+    if (!buffers[i].defined()) {
+      state.erase(key);
+      continue;
+    }
+    TORCH_CHECK(buffers[i].sizes() == params_[i].sizes(), "momentum buffer ", i, " has shape ", buffers[i].sizes(), " but the parameter has ", params_[i].sizes());
+    auto st = std::make_unique<torch::optim::SGDParamState>();
+    st->momentum_buffer(buffers[i].to(params_[i].options()).clone());
+    state[key] = std::move(st);
+  }
+}
+
+}  // namespace rk

@@ -1,0 +1,232 @@
+// JS binding of the fused training step: NativeDistiller, one in-flight call at a time.
+#include <atomic>
+
+#include "common/addon_data.h"
+#include "common/export.h"
+#include "common/options.h"
+#include "common/promise_task.h"
+#include "engine/distiller.h"
+#include "nn/module_wrap.h"
+#include "tensor/dtype.h"
+#include "tensor/tensor_wrap.h"
+
+namespace rk {
+
+namespace {
+
+DistillerOptions readOptions(const Napi::Value& value) {
+  OptionsReader o(value, "Distiller");
+  DistillerOptions d;
+  const std::string method = o.string("method", "vanilla");
+  const auto m = parseMethod(method);
+  if (!m) throw JsRangeError(o.where("method") + " must be 'vanilla', 'kd', 'fitnet', 'at', 'reviewkd' or 'reviewkd+kd'; got '" + method + "'");
+  d.method = *m;
+  d.featureWeight = o.number("featureWeight", 1.0, 0, 1e6);
+  d.kdWeight = o.number("kdWeight", 1.0, 0, 1e6);
+  d.temperature = o.number("temperature", 4.0, 1e-3, 1e3);
+  const std::string teacherBN = o.string("teacherBN", "eval");
+  if (teacherBN != "eval" && teacherBN != "batch") throw JsRangeError(o.where("teacherBN") + " must be 'eval' or 'batch'; got '" + teacherBN + "'");
+  d.teacherBatchStats = teacherBN == "batch";
+  d.teacherPreact = o.boolean("teacherPreact", true);
+  d.studentPreact = o.boolean("studentPreact", false);
+  d.hintLevel = o.integer("hintLevel", 1, 0, 15);
+  if (o.has("hclLevels")) {
+    d.hclLevels.clear();
+    for (double l : o.numbers("hclLevels", std::nullopt)) {
+      if (l < 1 || std::floor(l) != l) throw JsRangeError(o.where("hclLevels") + " must hold positive integers");
+      d.hclLevels.push_back(static_cast<int64_t>(l));
+    }
+  }
+  d.augment = o.boolean("augment", true);
+  d.augmentOptions.padding = o.integer("padding", 4, 0, 64);
+  d.augmentOptions.flip = o.boolean("flip", true);
+  d.augmentOptions.mean = o.numbers("mean", std::nullopt);
+  d.augmentOptions.std = o.numbers("std", std::nullopt);
+  for (double s : d.augmentOptions.std) {
+    if (s <= 0) throw JsRangeError(o.where("std") + " must hold positive numbers");
+  }
+  d.lr = o.number("lr", 0.1, 0, 1e3);
+  d.momentum = o.number("momentum", 0.9, 0, 1);
+  d.weightDecay = o.number("weightDecay", 5e-4, 0, 1);
+  d.nesterov = o.boolean("nesterov", true);
+  if (d.nesterov && d.momentum <= 0) throw JsRangeError(o.where("nesterov") + " needs momentum > 0");
+  d.seed = static_cast<uint64_t>(o.integer("seed", 0, 0, int64_t{1} << 53));
+  return d;
+}
+
+class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeDistiller",
+                       {InstanceMethod<&DistillerWrap::Step>("step"), InstanceMethod<&DistillerWrap::TakeStats>("takeStats"),
+                        InstanceMethod<&DistillerWrap::Evaluate>("evaluate"),
+                        InstanceMethod<&DistillerWrap::GeneratorState>("generatorState"),
+                        InstanceMethod<&DistillerWrap::SetGeneratorState>("setGeneratorState"),
+                        InstanceMethod<&DistillerWrap::MomentumBuffers>("momentumBuffers"),
+                        InstanceMethod<&DistillerWrap::SetMomentumBuffers>("setMomentumBuffers"),
+                        InstanceAccessor<&DistillerWrap::GetBusy>("busy")});
+  }
+
+  // new NativeDistiller(student, teacher|null, head|null, regressor|null, images, labels, options)
+  explicit DistillerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DistillerWrap>(info) {
+    guard(info.Env(), [&] {
+      Args a(info, "Distiller");
+      auto student = ModuleWrap::As<ZooModel>(a[0], a.where("student"), "model");
+      std::shared_ptr<ZooModel> teacher;
+      if (a.has(1)) teacher = ModuleWrap::As<ZooModel>(a[1], a.where("teacher"), "model");
+      std::shared_ptr<ReviewHeadImpl> head;
+      if (a.has(2)) head = ModuleWrap::As<ReviewHeadImpl>(a[2], a.where("head"), "ReviewHead");
+      std::shared_ptr<HintRegressorImpl> regressor;
+      if (a.has(3)) regressor = ModuleWrap::As<HintRegressorImpl>(a[3], a.where("regressor"), "HintRegressor");
+      const torch::Tensor images = a.tensor(4, "images");
+      const torch::Tensor labels = a.tensor(5, "labels");
+      DistillerOptions options = readOptions(a[6]);
+
+      if (images.dim() != 4 || images.scalar_type() != torch::kUInt8) {
+        throw JsRangeError(a.where("images") + " must be a uint8 N x C x H x W tensor; got " + dtypeName(images.scalar_type()) + " " + c10::str(images.sizes()));
+      }
+      if (labels.dim() != 1 || labels.scalar_type() != torch::kInt64 || labels.size(0) != images.size(0)) {
+        throw JsRangeError(a.where("labels") + " must be an int64 vector with one label per image (" + std::to_string(images.size(0)) + "); got " +
+                           dtypeName(labels.scalar_type()) + " " + c10::str(labels.sizes()));
+      }
+      if (labels.device() != images.device()) throw JsRangeError(a.where("labels") + " must be on the images' device");
+      const auto c = static_cast<size_t>(images.size(1));
+      if (options.augmentOptions.mean.size() != c || options.augmentOptions.std.size() != c) {
+        throw JsRangeError("Distiller: option 'mean'/'std' must have one entry per image channel (" + std::to_string(c) + ")");
+      }
+      const Method m = options.method;
+      if (m != Method::Vanilla && !teacher) throw JsRangeError(a.where("teacher") + " is required for method other than 'vanilla'");
+      if ((m == Method::ReviewKD || m == Method::ReviewKDPlusKD) && !head) throw JsRangeError(a.where("head") + " is required for ReviewKD");
+      if (m == Method::FitNet && !regressor) throw JsRangeError(a.where("regressor") + " is required for FitNet");
+      distiller_ = std::make_unique<Distiller>(student, teacher, head, regressor, images, labels, options);
+      count_ = images.size(0);
+      return 0;
+    });
+  }
+
+ private:
+  // step(indices, featureScale, lr) -> Promise<void>. Indices are a CPU int64 vector checked here, then
+  // moved to the data's device, so the worker never syncs with the host.
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      Args a(info, "Distiller.step");
+      const torch::Tensor& indices = a.tensor(0, "indices");
+      if (indices.dim() != 1 || indices.scalar_type() != torch::kInt64 || !indices.is_cpu() || indices.size(0) < 2) {
+        throw JsRangeError(a.where("indices") + " must be a CPU int64 vector of at least 2 sample indices (BatchNorm needs 2); got " +
+                           dtypeName(indices.scalar_type()) + " " + c10::str(indices.sizes()) + " on " + deviceName(indices.device()));
+      }
+      const int64_t lo = indices.min().item<int64_t>(), hi = indices.max().item<int64_t>();
+      if (lo < 0 || hi >= count_) throw JsRangeError(a.where("indices") + " holds " + std::to_string(lo < 0 ? lo : hi) + ", outside [0, " + std::to_string(count_) + ")");
+      const double scale = a.number(1, "featureScale");
+      const double lr = a.number(2, "lr");
+      if (lr < 0) throw JsRangeError(a.where("lr") + " must be >= 0");
+      if (busy_.exchange(true)) throw Napi::Error::New(info.Env(), "Distiller.step: a call is already running on this trainer; await it first");
+      const torch::Tensor onDevice = indices.to(distiller_->device(), /*non_blocking=*/true);
+      Distiller* d = distiller_.get();
+      auto self = Napi::Persistent(info.This().As<Napi::Object>());  // keep the wrapper alive until settled
+      auto ref = std::make_shared<Napi::ObjectReference>(std::move(self));
+      return runPromise<int>(
+          info.Env(), [d, onDevice, scale, lr] { d->step(onDevice, scale, lr); return 0; },
+          [](Napi::Env env, int&) -> Napi::Value { return env.Undefined(); }, [this, ref] { busy_ = false; ref->Reset(); });
+    });
+  }
+
+  Napi::Value TakeStats(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      if (busy_) throw Napi::Error::New(info.Env(), "Distiller.takeStats: a step is running; await it first");
+      const auto stats = distiller_->takeStats();
+      Napi::Array out = Napi::Array::New(info.Env(), stats.size());
+      for (size_t i = 0; i < stats.size(); ++i) out.Set(static_cast<uint32_t>(i), stats[i]);
+      return out;
+    });
+  }
+
+  // evaluate(images uint8, labels int64, batchSize, numClasses) -> Promise<{lossSum, top1, top5, count, classCorrect, classCount}>
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      Args a(info, "Distiller.evaluate");
+      const torch::Tensor images = a.tensor(0, "images");
+      const torch::Tensor labels = a.tensor(1, "labels");
+      const int64_t batchSize = a.integer(2, "batchSize", 1, 1 << 20);
+      const int64_t numClasses = a.integer(3, "numClasses", 1, 1 << 20);
+      if (images.dim() != 4 || images.scalar_type() != torch::kUInt8) throw JsRangeError(a.where("images") + " must be a uint8 N x C x H x W tensor");
+      if (labels.dim() != 1 || labels.scalar_type() != torch::kInt64 || labels.size(0) != images.size(0)) {
+        throw JsRangeError(a.where("labels") + " must be an int64 vector with one label per image");
+      }
+      if (labels.numel() > 0 && (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= numClasses)) {
+        throw JsRangeError(a.where("labels") + " holds a class outside [0, " + std::to_string(numClasses) + ")");
+      }
+      if (busy_.exchange(true)) throw Napi::Error::New(info.Env(), "Distiller.evaluate: a call is already running on this trainer; await it first");
+      Distiller* d = distiller_.get();
+      auto ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(info.This().As<Napi::Object>()));
+      const torch::Tensor imgs = images.to(d->device()), labs = labels.to(d->device());
+      return runPromise<EvalResult>(
+          info.Env(), [d, imgs, labs, batchSize, numClasses] { return d->evaluate(imgs, labs, batchSize, numClasses); },
+          [](Napi::Env env, EvalResult& r) -> Napi::Value {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("lossSum", r.lossSum);
+            o.Set("top1", r.top1);
+            o.Set("top5", r.top5);
+            o.Set("count", r.count);
+            Napi::Array cc = Napi::Array::New(env, r.classCorrect.size()), cn = Napi::Array::New(env, r.classCount.size());
+            for (size_t i = 0; i < r.classCorrect.size(); ++i) {
+              cc.Set(static_cast<uint32_t>(i), r.classCorrect[i]);
+              cn.Set(static_cast<uint32_t>(i), r.classCount[i]);
+            }
+            o.Set("classCorrect", cc);
+            o.Set("classCount", cn);
+            return o;
+          },
+          [this, ref] { busy_ = false; ref->Reset(); });
+    });
+  }
+
+  Napi::Value GeneratorState(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value { return TensorWrap::Wrap(info.Env(), distiller_->generatorState()); });
+  }
+  Napi::Value SetGeneratorState(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      Args a(info, "Distiller.setGeneratorState");
+      const torch::Tensor& s = a.tensor(0, "state");
+      if (s.scalar_type() != torch::kUInt8 || s.dim() != 1) throw JsRangeError(a.where("state") + " must be the uint8 vector from generatorState()");
+      distiller_->setGeneratorState(s);
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value MomentumBuffers(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const auto buffers = distiller_->momentumBuffers();
+      Napi::Array out = Napi::Array::New(info.Env(), buffers.size());
+      for (size_t i = 0; i < buffers.size(); ++i) {
+        out.Set(static_cast<uint32_t>(i), buffers[i].defined() ? Napi::Value(TensorWrap::Wrap(info.Env(), buffers[i])) : info.Env().Null());
+      }
+      return out;
+    });
+  }
+  Napi::Value SetMomentumBuffers(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      Args a(info, "Distiller.setMomentumBuffers");
+      if (!a[0].IsArray()) throw JsTypeError(a.where("buffers") + " must be an Array of Tensors or nulls");
+      Napi::Array arr = a[0].As<Napi::Array>();
+      std::vector<torch::Tensor> buffers;
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        Napi::Value v = arr.Get(i);
+        buffers.push_back(v.IsNull() || v.IsUndefined() ? torch::Tensor() : TensorWrap::From(v, a.where("buffers") + "[" + std::to_string(i) + "]"));
+      }
+      if (busy_) throw Napi::Error::New(info.Env(), "Distiller.setMomentumBuffers: a step is running; await it first");
+      distiller_->setMomentumBuffers(buffers);
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value GetBusy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_.load()); }
+
+  std::unique_ptr<Distiller> distiller_;
+  int64_t count_ = 0;
+  std::atomic<bool> busy_{false};
+};
+
+}  // namespace
+
+void registerDistiller(Napi::Env env, Napi::Object exports) { exports.Set("NativeDistiller", DistillerWrap::Define(env)); }
+
+}  // namespace rk
