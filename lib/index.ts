@@ -32,3 +32,4 @@ export * as nn from './nn';
 export * as losses from './losses';
 export * as optim from './optim';
 export * as data from './data';
+export * as train from './train';

@@ -38,6 +38,8 @@ export interface NativeBinding extends IoBinding, ModelsBinding, ReviewBinding {
   NativeTensor: unknown;
   NativeModule: unknown;
   NativeSGD: unknown;
+  NativeDistiller: unknown;
+  augmentImages: unknown;
   // creation
   fromTypedArray(data: ArrayBufferView, shape: number[], dtype?: string | null, device?: string | null): T;
   full(shape: number[], value: number, dtype?: string | null, device?: string | null): T;

@@ -4,6 +4,8 @@
 // as the markdown table of docs/models.md. CIFAR models run batches of 32 at 32x32, ImageNet models
 // batches of 4 at 224x224; one warm-up batch, then the median of `--reps` timed batches (default 3).
 //   node scripts/bench-models.js [--reps 3] [--only resnet20,wrn-40-2]
+const os = require('os');
+
 const rk = require('..');
 
 const args = process.argv.slice(2);
@@ -30,7 +32,14 @@ function shapes(featureShapes) {
 
 async function main() {
   const info = rk.info();
-  console.log(`<!-- ${new Date().toISOString()} LibTorch ${info.libtorchVersion} ${info.variant}, ${info.numThreads} threads, node ${process.version} -->`);
+  console.log(`<!-- ${new Date().toISOString()} LibTorch ${info.libtorch.version}, ${info.threads} threads, ${os.cpus()[0].model}, node ${process.version} -->`);
+  // Process-wide warm-up (thread pool, oneDNN primitives) so the first model is not penalised.
+  {
+    const net = rk.models.create('resnet20').eval();
+    const x = rk.randn([32, 3, 32, 32]);
+    for (let i = 0; i < 3; i++) await timeForward(net, x);
+    net.dispose();
+  }
   console.log('| model | dataset | parameters | features (C@H, shallow → deep, pooled last) | forward ms / image |');
   console.log('| --- | --- | ---: | --- | ---: |');
   for (const m of rk.models.list()) {

@@ -95,6 +95,16 @@ describe('models: TorchScript import', function () {
     assert.deepStrictEqual(Array.from((await b.forward(x)).toArray()), Array.from((await a.forward(x)).toArray()));
   });
 
+  it('a logits-only module works for forward and refuses the feature calls with a pointer to the contract', async () => {
+    const plain = path.join(dir, 'plain.pt');
+    native().torchScriptSaveFixture(plain, 3, 5, true);
+    const net = models.loadTorchScript(plain, { trustCode: true }).eval();
+    const x = rk.randn([2, 3, 8, 8]);
+    assert.deepStrictEqual((await net.forward(x)).shape, [2, 5]);
+    await assert.rejects(async () => net.forwardWithFeatures(x), /must return a tuple \(logits, List\[Tensor\]\).*docs\/models\.md/);
+    await assert.rejects(async () => net.forward(rk.randn([2, 8, 8])), (e) => e instanceof RangeError && /4-d/.test(e.message));
+  });
+
   it('moves to float64 with the scripted module seeing the new tensors', async () => {
     const net = models.loadTorchScript(fixture, { trustCode: true }).eval().to('float64');
     const logits = await net.forward(rk.randn([1, 3, 8, 8], { dtype: 'float64' }));

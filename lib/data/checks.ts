@@ -27,22 +27,27 @@ export function requirePath(fn: string, name: string, value: unknown): string {
   return value;
 }
 
-/** @internal One of a fixed set of strings, or `fallback` when undefined. */
+/** @internal One of a fixed set of strings, or `fallback` when undefined; `name` as in requireInt. */
 export function requireChoice<T extends string>(fn: string, name: string, value: unknown, choices: readonly T[], fallback?: T): T {
   if (value === undefined && fallback !== undefined) return fallback;
   if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
-    throw new TypeError(`${fn}: option '${name}' must be one of ${choices.map((c) => `'${c}'`).join(', ')}; got ${describe(value)}`);
+    const what = name.includes(' ') ? name : `option '${name}'`;
+    throw new TypeError(`${fn}: ${what} must be one of ${choices.map((c) => `'${c}'`).join(', ')}; got ${describe(value)}`);
   }
   return value as T;
 }
 
-/** @internal An integer in [min, max], or `fallback` when undefined. */
+/**
+ * @internal An integer in [min, max], or `fallback` when undefined. `name` is an option name, or a
+ * phrase such as "argument 'epoch'".
+ */
 export function requireInt(fn: string, name: string, value: unknown, min: number, max: number, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback;
+  const what = name.includes(' ') ? name : `option '${name}'`;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`${fn}: option '${name}' must be an integer; got ${describe(value)}`);
+    throw new TypeError(`${fn}: ${what} must be an integer; got ${describe(value)}`);
   }
-  if (value < min || value > max) throw new RangeError(`${fn}: option '${name}' must be in [${min}, ${max}]; got ${value}`);
+  if (value < min || value > max) throw new RangeError(`${fn}: ${what} must be in [${min}, ${max}]; got ${value}`);
   return value;
 }
 

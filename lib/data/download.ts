@@ -9,26 +9,35 @@ import { pipeline } from 'stream/promises';
 
 import { describe, optionsOf, rejectUnknown, requireChoice, requirePath } from './checks';
 
-/** A file to fetch and its published MD5. */
-interface Remote {
+/** A file {@link download} fetches, and its published MD5. */
+export interface DownloadRemote {
+  /** File name in the target folder. */
   file: string;
+  /** Where it is fetched from. */
   url: string;
+  /** The MD5 published by the dataset's authors (hex). */
   md5: string;
+}
+
+// Note: Debian's dataset-fashion-mnist package recompresses the .gz files, so its files have other
+// MD5s than the published ones below; loadMnist reads either.
+function remotes(list: [string, string, string][]): readonly DownloadRemote[] {
+  return Object.freeze(list.map(([file, base, md5]) => Object.freeze({ file, url: `${base}/${file}`, md5 })));
 }
 
 const TORONTO = 'https://www.cs.toronto.edu/~kriz';
 const ZALANDO = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com';
 
 /** What {@link download} fetches, with the MD5 sums published on the datasets' pages. */
-export const DOWNLOADS: Readonly<Record<'cifar10' | 'cifar100' | 'fashion-mnist', readonly Remote[]>> = Object.freeze({
-  cifar10: [{ file: 'cifar-10-binary.tar.gz', url: `${TORONTO}/cifar-10-binary.tar.gz`, md5: 'c32a1d4ab5d03f1284b67883e8d87530' }],
-  cifar100: [{ file: 'cifar-100-binary.tar.gz', url: `${TORONTO}/cifar-100-binary.tar.gz`, md5: '03b5dce01913d631647c71ecec9e9cb8' }],
-  'fashion-mnist': [
-    { file: 'train-images-idx3-ubyte.gz', url: `${ZALANDO}/train-images-idx3-ubyte.gz`, md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d' },
-    { file: 'train-labels-idx1-ubyte.gz', url: `${ZALANDO}/train-labels-idx1-ubyte.gz`, md5: '25c81989df183df01b3e8a0aad5dffbe' },
-    { file: 't10k-images-idx3-ubyte.gz', url: `${ZALANDO}/t10k-images-idx3-ubyte.gz`, md5: 'bef4ecab320f06d8554ea6380940ec79' },
-    { file: 't10k-labels-idx1-ubyte.gz', url: `${ZALANDO}/t10k-labels-idx1-ubyte.gz`, md5: 'bb300cfdad3c16e7a12a480ee83cd310' },
-  ],
+export const DOWNLOADS: Readonly<Record<'cifar10' | 'cifar100' | 'fashion-mnist', readonly DownloadRemote[]>> = Object.freeze({
+  cifar10: remotes([['cifar-10-binary.tar.gz', TORONTO, 'c32a1d4ab5d03f1284b67883e8d87530']]),
+  cifar100: remotes([['cifar-100-binary.tar.gz', TORONTO, '03b5dce01913d631647c71ecec9e9cb8']]),
+  'fashion-mnist': remotes([
+    ['train-images-idx3-ubyte.gz', ZALANDO, '8d4fb7e6c68d591d4c3dfef9ec88bf0d'],
+    ['train-labels-idx1-ubyte.gz', ZALANDO, '25c81989df183df01b3e8a0aad5dffbe'],
+    ['t10k-images-idx3-ubyte.gz', ZALANDO, 'bef4ecab320f06d8554ea6380940ec79'],
+    ['t10k-labels-idx1-ubyte.gz', ZALANDO, 'bb300cfdad3c16e7a12a480ee83cd310'],
+  ]),
 });
 
 /** Names accepted by {@link download}. */
@@ -62,7 +71,7 @@ async function md5Of(file: string): Promise<string | null> {
  */
 export async function download(name: DownloadName, dir: string, options?: DownloadOptions): Promise<string[]> {
   const fn = 'download';
-  const which = requireChoice(fn, 'name', name, Object.keys(DOWNLOADS) as DownloadName[]);
+  const which = requireChoice(fn, "argument 'name'", name, Object.keys(DOWNLOADS) as DownloadName[]);
   requirePath(fn, 'dir', dir);
   const opts = optionsOf(fn, options);
   rejectUnknown(fn, opts, ['fetch', 'onProgress']);

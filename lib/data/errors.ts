@@ -13,6 +13,7 @@ export class DataFormatError extends Error {
   /** Byte offset of the problem in the (decompressed) file, or null. */
   readonly offset: number | null;
 
+  /** Builds the message `<file>: at byte offset <offset>: <problem>` (without the offset part when null). */
   constructor(file: string, offset: number | null, problem: string) {
     super(offset === null ? `${file}: ${problem}` : `${file}: at byte offset ${offset}: ${problem}`);
     this.name = 'DataFormatError';

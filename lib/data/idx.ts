@@ -15,7 +15,9 @@ export const IDX_LABELS_MAGIC = 2049;
 
 /** An IDX file's contents: its dimension sizes and its unsigned-byte data (a view, not a copy). */
 export interface IdxArray {
+  /** Dimension sizes from the header, e.g. `[60000, 28, 28]`. */
   dims: number[];
+  /** The bytes after the header, row-major. */
   data: Uint8Array;
 }
 
@@ -31,14 +33,14 @@ export async function loadIdx(file: string, expectedMagic: number): Promise<IdxA
     throw new RangeError(`loadIdx: argument 'expectedMagic' must be ${IDX_IMAGES_MAGIC} (images) or ${IDX_LABELS_MAGIC} (labels); got ${expectedMagic}`);
   }
   const bytes = await readMaybeGzip(file);
-  if (bytes.length < 4) throw new DataFormatError(file, 0, `file is ${bytes.length} bytes, too short for an IDX header`);
+  if (bytes.length < 4) throw new DataFormatError(file, 0, `file truncated: it is ${bytes.length} bytes, too short for an IDX header`);
   const magic = bytes.readUInt32BE(0);
   if (magic !== expectedMagic) {
     throw new DataFormatError(file, 0, `bad IDX magic number ${magic} (0x${magic.toString(16).padStart(8, '0')}), expected ${expectedMagic} (${expectedMagic === IDX_IMAGES_MAGIC ? 'images' : 'labels'})`);
   }
   const rank = magic & 0xff;
   const headerLength = 4 + 4 * rank;
-  if (bytes.length < headerLength) throw new DataFormatError(file, bytes.length, `file is ${bytes.length} bytes, too short for the ${headerLength}-byte IDX header`);
+  if (bytes.length < headerLength) throw new DataFormatError(file, bytes.length, `file truncated: it is ${bytes.length} bytes, too short for the ${headerLength}-byte IDX header`);
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) {
     const d = bytes.readUInt32BE(4 + 4 * i);

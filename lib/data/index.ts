@@ -22,7 +22,7 @@ export type { LoadCifar10Options, LoadCifar100Options } from './cifar';
 export { loadImageFolder, IMAGE_EXTENSIONS } from './image-folder';
 export type { LoadImageFolderOptions } from './image-folder';
 export { download, DOWNLOADS } from './download';
-export type { DownloadName, DownloadOptions } from './download';
+export type { DownloadName, DownloadOptions, DownloadRemote } from './download';
 export { BatchSampler } from './sampler';
 export type { BatchSamplerOptions, SamplerState, SampledBatch } from './sampler';
 export { Rng } from './rng';

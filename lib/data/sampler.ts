@@ -17,13 +17,17 @@ export interface BatchSamplerOptions {
 
 /** Where a {@link BatchSampler} stands, for checkpoints: the next batch is `position` of `epoch`. */
 export interface SamplerState {
+  /** The sampler's seed (restore refuses a state saved with another one). */
   seed: number;
+  /** The epoch of the next batch. */
   epoch: number;
+  /** Index of the next batch within that epoch. */
   position: number;
 }
 
 /** One batch from {@link BatchSampler.next}. */
 export interface SampledBatch {
+  /** The epoch this batch belongs to. */
   epoch: number;
   /** Index of this batch in its epoch. */
   position: number;
@@ -45,14 +49,19 @@ const MAX_COUNT = 2 ** 31 - 1;
 export class BatchSampler {
   /** Number of items sampled from. */
   readonly count: number;
+  /** Indices per batch. */
   readonly batchSize: number;
+  /** Whether each epoch is shuffled. */
   readonly shuffle: boolean;
+  /** Seed of the shuffles. */
   readonly seed: number;
+  /** Whether the last, smaller batch of an epoch is dropped. */
   readonly dropLast: boolean;
   private cursorEpoch = 0;
   private cursorPosition = 0;
   private cached: { epoch: number; order: Int32Array } | null = null;
 
+  /** A sampler over `count` items; throws TypeError/RangeError for bad arguments. */
   constructor(count: number, options: BatchSamplerOptions) {
     const fn = 'BatchSampler';
     if (typeof count !== 'number' || !Number.isInteger(count)) throw new TypeError(`${fn}: argument 'count' must be an integer; got ${describe(count)}`);
@@ -77,7 +86,7 @@ export class BatchSampler {
 
   /** The order of all `count` indices in epoch `epoch` (a fresh array). */
   order(epoch: number): Int32Array {
-    requireInt('BatchSampler.order', 'epoch', epoch, 0, Number.MAX_SAFE_INTEGER);
+    requireInt('BatchSampler.order', "argument 'epoch'", epoch, 0, Number.MAX_SAFE_INTEGER);
     return this.orderOf(epoch).slice();
   }
 
@@ -92,8 +101,8 @@ export class BatchSampler {
 
   /** The batches of epoch `epoch`, from batch `from` (default 0) on; each a fresh Int32Array. */
   *batches(epoch: number, from = 0): IterableIterator<Int32Array> {
-    requireInt('BatchSampler.batches', 'epoch', epoch, 0, Number.MAX_SAFE_INTEGER);
-    requireInt('BatchSampler.batches', 'from', from, 0, this.batchesPerEpoch);
+    requireInt('BatchSampler.batches', "argument 'epoch'", epoch, 0, Number.MAX_SAFE_INTEGER);
+    requireInt('BatchSampler.batches', "argument 'from'", from, 0, this.batchesPerEpoch);
     const order = this.orderOf(epoch);
     for (let b = from; b < this.batchesPerEpoch; b++) yield order.slice(b * this.batchSize, Math.min(this.count, (b + 1) * this.batchSize));
   }
@@ -124,9 +133,9 @@ export class BatchSampler {
     const fn = 'BatchSampler.restore';
     if (typeof state !== 'object' || state === null) throw new TypeError(`${fn}: argument 'state' must be a {seed, epoch, position} object; got ${describe(state)}`);
     const s = state as unknown as Record<string, unknown>;
-    if (s.seed !== this.seed) throw new RangeError(`${fn}: the state was saved with seed ${describe(s.seed)}, this sampler has seed ${this.seed}`);
-    const epoch = requireInt(fn, 'epoch', s.epoch, 0, Number.MAX_SAFE_INTEGER);
-    const position = requireInt(fn, 'position', s.position, 0, this.batchesPerEpoch);
+    if (s.seed !== this.seed) throw new RangeError(`${fn}: the state was saved with seed ${typeof s.seed === 'number' ? s.seed : describe(s.seed)}, this sampler has seed ${this.seed}`);
+    const epoch = requireInt(fn, "argument 'state.epoch'", s.epoch, 0, Number.MAX_SAFE_INTEGER);
+    const position = requireInt(fn, "argument 'state.position'", s.position, 0, this.batchesPerEpoch);
     this.cursorEpoch = epoch;
     this.cursorPosition = position;
   }

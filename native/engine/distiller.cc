@@ -112,7 +112,7 @@ void Distiller::step(const torch::Tensor& indices, double featureScale, double l
 }
 
 std::vector<double> Distiller::takeStats() {
-  const torch::Tensor cpu = stats_.to(torch::kCPU);
+  const torch::Tensor cpu = stats_.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);  // a copy: zero_() follows
   stats_.zero_();
   return std::vector<double>(cpu.data_ptr<double>(), cpu.data_ptr<double>() + kStatCount);
 }

@@ -1,6 +1,8 @@
 // JS binding of the fused training step: NativeDistiller, one in-flight call at a time.
 #include <atomic>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "common/addon_data.h"
 #include "common/export.h"
 #include "common/options.h"
@@ -225,8 +227,32 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
   std::atomic<bool> busy_{false};
 };
 
+// augmentImages(images uint8 NCHW, {padding, flip, mean, std, seed}) -> float32: the training-time
+// pipeline of the fused step, exposed so its statistics can be checked and used outside a trainer.
+Napi::Value augmentImages(const Args& a) {
+  const torch::Tensor& images = a.tensor(0, "images");
+  if (images.dim() != 4 || images.scalar_type() != torch::kUInt8) {
+    throw JsRangeError(a.where("images") + " must be a uint8 N x C x H x W tensor; got " + dtypeName(images.scalar_type()) + " " + c10::str(images.sizes()));
+  }
+  OptionsReader o(a[1], "augmentImages");
+  AugmentOptions opts;
+  opts.padding = o.integer("padding", 4, 0, 64);
+  opts.flip = o.boolean("flip", true);
+  opts.mean = o.numbers("mean", std::vector<double>(images.size(1), 0.0));
+  opts.std = o.numbers("std", std::vector<double>(images.size(1), 1.0));
+  if (opts.mean.size() != static_cast<size_t>(images.size(1)) || opts.std.size() != static_cast<size_t>(images.size(1))) {
+    throw JsRangeError("augmentImages: options 'mean' and 'std' need one entry per channel (" + std::to_string(images.size(1)) + ")");
+  }
+  at::Generator gen = images.is_cuda() ? at::globalContext().defaultGenerator(images.device()).clone() : at::make_generator<at::CPUGeneratorImpl>();
+  gen.set_current_seed(static_cast<uint64_t>(o.integer("seed", 0, 0, int64_t{1} << 53)));
+  return TensorWrap::Wrap(a.env(), augmentBatch(images, opts, gen));
+}
+
 }  // namespace
 
-void registerDistiller(Napi::Env env, Napi::Object exports) { exports.Set("NativeDistiller", DistillerWrap::Define(env)); }
+void registerDistiller(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeDistiller", DistillerWrap::Define(env));
+  exportFunction(env, exports, "augmentImages", augmentImages);
+}
 
 }  // namespace rk

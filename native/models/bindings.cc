@@ -198,9 +198,10 @@ Napi::Value torchScriptLoad(const Args& a) {
   return ModuleWrap::Wrap(a.env(), model, "torchscript");
 }
 
-// torchScriptSaveFixture(path, inChannels, numClasses): the C++-made scripted module of the tests.
+// torchScriptSaveFixture(path, inChannels, numClasses, logitsOnly?): the C++-made scripted module of the tests.
 Napi::Value torchScriptSaveFixture(const Args& a) {
-  saveTorchScriptFixture(a.string(0, "path"), a.integer(1, "inChannels", 1, kMaxInChannels), a.integer(2, "numClasses", 1, kMaxClasses));
+  saveTorchScriptFixture(a.string(0, "path"), a.integer(1, "inChannels", 1, kMaxInChannels), a.integer(2, "numClasses", 1, kMaxClasses),
+                         a.has(3) && a.boolean(3, "logitsOnly"));
   return a.env().Undefined();
 }
 

@@ -97,7 +97,7 @@ std::shared_ptr<TorchScriptModel> loadTorchScriptModel(const std::string& path, 
   return std::make_shared<TorchScriptModel>(std::move(module), path);
 }
 
-void saveTorchScriptFixture(const std::string& path, int64_t inChannels, int64_t numClasses) {
+void saveTorchScriptFixture(const std::string& path, int64_t inChannels, int64_t numClasses, bool logitsOnly) {
   // Each scripted submodule gets its own class name: the serializer keys classes by name.
   auto leaf = [](const std::string& typeName) {
     torch::jit::Module m{c10::QualifiedName(typeName)};
@@ -139,13 +139,20 @@ def stages(self, x: Tensor):
     logits = torch.linear(torch.flatten(pooled, 1), self.fc.weight, self.fc.bias)
     return logits, pre1, f1, pre2, f2, pooled
 
-def forward(self, x: Tensor):
-    logits, pre1, f1, pre2, f2, pooled = self.stages(x)
-    return logits, [f1, f2, pooled]
-
 def forward_preact(self, x: Tensor):
     logits, pre1, f1, pre2, f2, pooled = self.stages(x)
     return logits, [pre1, pre2, pooled]
+)JIT");
+  // The variant whose forward returns only logits (a plain classifier export).
+  root.define(logitsOnly ? R"JIT(
+def forward(self, x: Tensor):
+    logits, pre1, f1, pre2, f2, pooled = self.stages(x)
+    return logits
+)JIT"
+                         : R"JIT(
+def forward(self, x: Tensor):
+    logits, pre1, f1, pre2, f2, pooled = self.stages(x)
+    return logits, [f1, f2, pooled]
 )JIT");
   root.save(path);
 }

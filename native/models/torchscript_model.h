@@ -44,7 +44,8 @@ class TorchScriptModel : public ZooModel {
 std::shared_ptr<TorchScriptModel> loadTorchScriptModel(const std::string& path, torch::Device device);
 
 // Writes a small scripted CNN made in C++ (conv-BN-ReLU, strided conv, pooled features, linear head)
-// that meets the contract above: the fixture of the TorchScript tests, which need no Python.
-void saveTorchScriptFixture(const std::string& path, int64_t inChannels, int64_t numClasses);
+// that meets the contract above (or, with logitsOnly, whose forward returns the logits alone): the
+// fixture of the TorchScript tests, which need no Python.
+void saveTorchScriptFixture(const std::string& path, int64_t inChannels, int64_t numClasses, bool logitsOnly);
 
 }  // namespace rk

@@ -1,0 +1,502 @@
+// Trainer: fit, evaluate, distill and resume, driving the native fused step (native/engine) from
+// TypeScript. The hot path is one async native call per step; loss statistics are read back every
+// `statsEvery` steps, never per step.
+import { toTensors, checkDataset, BatchSampler, type ImageDataset } from '../data';
+import type { Device } from '../dtype';
+import type { Model } from '../models';
+import { native } from '../native';
+import { createReviewHead, HintRegressor, type ReviewHead, type ReviewVariant, type LevelShape } from '../nn';
+import { keep } from '../scope';
+import { Tensor, tensor, zeros, noGrad } from '../tensor';
+import type { NativeDistiller } from './binding';
+import { listCheckpoints, loadCheckpointTensors, pruneCheckpoints, removeOrphans, saveCheckpoint } from './checkpoint';
+import { RunLogger, type EpochLog, type ProgressMode } from './log';
+import { pairDefaults } from './recipes';
+import { kdWarmup, learningRate, type Schedule } from './schedule';
+
+/** The training objective: 'vanilla' is cross-entropy alone (also how teachers are trained). */
+export type Method = 'vanilla' | 'kd' | 'fitnet' | 'at' | 'reviewkd' | 'reviewkd+kd';
+export const METHODS: readonly Method[] = ['vanilla', 'kd', 'fitnet', 'at', 'reviewkd', 'reviewkd+kd'];
+
+export interface TrainerOptions {
+  student: Model;
+  /** Required for every method but 'vanilla'. Its weights never change. */
+  teacher?: Model;
+  method?: Method;
+  train: ImageDataset;
+  test?: ImageDataset;
+  device?: Device;
+  /** Weight of the feature loss (HCL, FitNet hint or AT). Default: the paper's λ for known ReviewKD pairs (else 1), 100 for FitNet, 1000 for AT. */
+  lambda?: number;
+  /** Weight of the KD term of 'kd' and 'reviewkd+kd' (default 1). */
+  kdWeight?: number;
+  /** KD temperature (default 4). */
+  temperature?: number;
+  /** 'eval' (default): the teacher's BatchNorm uses running statistics. 'batch': batch statistics, as the reference CIFAR code. */
+  teacherBN?: 'eval' | 'batch';
+  /** Teacher features before the last activation (default true, as the reference). */
+  teacherPreact?: boolean;
+  /** Student features before the last activation (default false, as the reference). */
+  studentPreact?: boolean;
+  /** FitNet: which stage pair carries the hint (default 1). */
+  hintLevel?: number;
+  /** HCL pyramid (default [4, 2, 1]; [] = plain MSE). */
+  hclLevels?: number[];
+  /** Review head: ablation variant and fused-map channels. */
+  head?: { variant?: ReviewVariant; midChannels?: number };
+  /** Random crop with zero padding and horizontal flip (default {padding: 4, flip: true}); false disables. */
+  augment?: false | { padding?: number; flip?: boolean };
+  momentum?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  /** Seeds the data order and the augmentation (default 0). */
+  seed?: number;
+}
+
+export interface FitOptions {
+  epochs: number;
+  batchSize?: number;
+  /** Base learning rate (default 0.02 for ShuffleNet/MobileNet students, else 0.1). */
+  lr?: number;
+  schedule?: Schedule;
+  /** Linear learning-rate warm-up over the first epochs (default 0). */
+  warmupEpochs?: number;
+  /** Feature-loss warm-up min(1, epoch / kdWarmupEpochs) (default 20, as the reference; 0 disables). */
+  kdWarmupEpochs?: number;
+  dropLast?: boolean;
+  /** Read loss statistics back every N steps (default 50). */
+  statsEvery?: number;
+  /** Evaluate on the test set every N epochs (default 1; 0 = only at the end). */
+  evaluateEvery?: number;
+  /** Folder for log.jsonl, log.csv and checkpoints. */
+  runDir?: string;
+  /** Epoch checkpoints kept besides 'best' (default 2). */
+  keepLast?: number;
+  /** Continue from the newest intact checkpoint in runDir. */
+  resume?: boolean;
+  onStep?: (info: { epoch: number; step: number; stepsPerEpoch: number; lr: number }) => void;
+  onEpochEnd?: (log: EpochLog) => void | Promise<void>;
+  /** Stops after the current step, writing a checkpoint first when runDir is set. */
+  signal?: AbortSignal;
+  progress?: ProgressMode;
+}
+
+export interface EvaluateResult {
+  top1: number;
+  top5: number;
+  loss: number;
+  count: number;
+  /** Accuracy per class in %, NaN for classes absent from the data. */
+  perClass: number[];
+}
+
+export interface FitResult {
+  history: EpochLog[];
+  best: { top1: number; epoch: number } | null;
+  aborted: boolean;
+  /** The epoch/step the run resumed from, when it did. */
+  resumedFrom?: { epoch: number; position: number };
+}
+
+const fail = (msg: string): never => {
+  throw new RangeError(`Trainer: ${msg}`);
+};
+
+/** Shapes ([C, H, W]) of the features of a model, probed with one eval-mode forward of 2 blank images. */
+async function probe(model: Model, ds: ImageDataset, device: Device, preact: boolean): Promise<{ classes: number; shapes: LevelShape[] }> {
+  const wasTraining = model.training;
+  model.eval();
+  const x = zeros([2, ds.channels, ds.height, ds.width], { device });
+  try {
+    const out = await model.forwardWithFeatures(x, { preact });
+    const classes = out.logits.shape[1];
+    const shapes = out.features.map((f) => f.shape.slice(1) as LevelShape);
+    out.logits.dispose();
+    out.features.forEach((f) => f.dispose());
+    return { classes, shapes };
+  } finally {
+    x.dispose();
+    model.train(wasTraining);
+  }
+}
+
+/**
+ * Trains a student alone or distils it from a teacher. Create with {@link Trainer.create} (it probes the
+ * feature shapes and builds the review head from them).
+ *
+ * @example
+ * const trainer = await rk.train.Trainer.create({ student, teacher, method: 'reviewkd', train, test });
+ * const { history } = await trainer.fit({ epochs: 240, batchSize: 128, runDir: 'runs/r20' });
+ * console.log(await trainer.evaluate());
+ */
+export class Trainer {
+  readonly method: Method;
+  readonly lambda: number;
+  /** The review head (ReviewKD methods), built from probed shapes; drop it after training. */
+  readonly head?: ReviewHead;
+  readonly regressor?: HintRegressor;
+  private readonly distiller: NativeDistiller;
+  private readonly trainTensors: { images: Tensor; labels: Tensor };
+  private readonly testTensors?: { images: Tensor; labels: Tensor };
+  private running = false;
+
+  private constructor(
+    readonly options: Readonly<TrainerOptions>,
+    readonly device: Device,
+    parts: { head?: ReviewHead; regressor?: HintRegressor; lambda: number; train: { images: Tensor; labels: Tensor }; test?: { images: Tensor; labels: Tensor } },
+  ) {
+    this.method = options.method ?? 'vanilla';
+    this.lambda = parts.lambda;
+    this.head = parts.head;
+    this.regressor = parts.regressor;
+    this.trainTensors = parts.train;
+    this.testTensors = parts.test;
+    const ds = options.train;
+    const augment = options.augment === false ? null : { padding: 4, flip: true, ...(options.augment ?? {}) };
+    const Ctor = native().NativeDistiller as new (...args: unknown[]) => NativeDistiller;
+    this.distiller = new Ctor(
+      options.student.handle,
+      options.teacher?.handle ?? null,
+      parts.head?.handle ?? null,
+      parts.regressor?.handle ?? null,
+      parts.train.images.handle,
+      parts.train.labels.handle,
+      {
+        method: this.method,
+        featureWeight: this.lambda,
+        kdWeight: options.kdWeight ?? 1,
+        temperature: options.temperature ?? 4,
+        teacherBN: options.teacherBN ?? 'eval',
+        teacherPreact: options.teacherPreact ?? true,
+        studentPreact: options.studentPreact ?? false,
+        hintLevel: options.hintLevel ?? 1,
+        ...(options.hclLevels ? { hclLevels: options.hclLevels } : {}),
+        augment: augment !== null,
+        padding: augment?.padding ?? 0,
+        flip: augment?.flip ?? false,
+        mean: ds.mean,
+        std: ds.std,
+        momentum: options.momentum ?? 0.9,
+        weightDecay: options.weightDecay ?? 5e-4,
+        nesterov: options.nesterov ?? true,
+        seed: options.seed ?? 0,
+      },
+    );
+  }
+
+  /** Validates the setup (before any step), probes feature shapes, builds the head and uploads the data. */
+  static async create(options: TrainerOptions): Promise<Trainer> {
+    if (typeof options !== 'object' || options === null) throw new TypeError('Trainer.create: argument \'options\' must be an object');
+    const method = options.method ?? 'vanilla';
+    if (!METHODS.includes(method)) fail(`option 'method' must be one of ${METHODS.join(', ')}; got '${String(method)}'`);
+    if (!options.student || typeof options.student.forwardWithFeatures !== 'function') throw new TypeError("Trainer.create: option 'student' must be a model from rk.models");
+    if (method !== 'vanilla' && (!options.teacher || typeof options.teacher.forwardWithFeatures !== 'function')) {
+      throw new TypeError(`Trainer.create: method '${method}' needs option 'teacher' (a model from rk.models)`);
+    }
+    const train = checkDataset(options.train, 'Trainer.create (train)');
+    const test = options.test ? checkDataset(options.test, 'Trainer.create (test)') : undefined;
+    if (train.count < 2) fail(`the training set has ${train.count} image(s); BatchNorm needs batches of at least 2`);
+    if (test && (test.channels !== train.channels || test.height !== train.height || test.width !== train.width || test.numClasses !== train.numClasses)) {
+      fail(`the test set (${test.channels}x${test.height}x${test.width}, ${test.numClasses} classes) does not match the training set (${train.channels}x${train.height}x${train.width}, ${train.numClasses} classes)`);
+    }
+    if (test && train.classNames && test.classNames && train.classNames.join('\n') !== test.classNames.join('\n')) {
+      fail('the test set lists different class names than the training set');
+    }
+    const device = options.device ?? 'cpu';
+    const models: [string, Model | undefined][] = [['student', options.student], ['teacher', method === 'vanilla' ? undefined : options.teacher]];
+    for (const [role, model] of models) {
+      if (!model) continue;
+      if (model.inChannels !== null && model.inChannels !== train.channels) {
+        fail(`the ${role} (${model.name}) takes ${model.inChannels}-channel images but the data has ${train.channels} channel(s)`);
+      }
+      model.to({ device });
+    }
+
+    const s = await probe(options.student, train, device, options.studentPreact ?? false);
+    if (s.classes !== train.numClasses) fail(`the student (${options.student.name}) has ${s.classes} outputs but the data has ${train.numClasses} classes`);
+    let t: { classes: number; shapes: LevelShape[] } | undefined;
+    if (method !== 'vanilla') {
+      t = await probe(options.teacher as Model, train, device, options.teacherPreact ?? true);
+      if (t.classes !== train.numClasses) fail(`the teacher (${(options.teacher as Model).name}) has ${t.classes} outputs but the data has ${train.numClasses} classes`);
+    }
+
+    let head: ReviewHead | undefined;
+    let regressor: HintRegressor | undefined;
+    let lambda = options.lambda;
+    if (method === 'reviewkd' || method === 'reviewkd+kd') {
+      const st = s.shapes;
+      const tt = (t as { shapes: LevelShape[] }).shapes;
+      if (st.length !== tt.length) {
+        fail(`the review head pairs features level by level, but the student (${options.student.name}) gives ${st.length} and the teacher (${(options.teacher as Model).name}) ${tt.length}`);
+      }
+      head = keep(createReviewHead({ studentShapes: st, teacherShapes: tt, midChannels: options.head?.midChannels, variant: options.head?.variant }));
+      head.to({ device });
+      lambda ??= pairDefaults(options.student.name, (options.teacher as Model).name).lambda;
+    } else if (method === 'fitnet') {
+      const k = options.hintLevel ?? 1;
+      const [ss, ts] = [s.shapes[k], (t as { shapes: LevelShape[] }).shapes[k]];
+      if (!ss || !ts) fail(`option 'hintLevel' ${k} is beyond the features (student ${s.shapes.length}, teacher ${t?.shapes.length})`);
+      if (ss[1] !== ts[1] || ss[2] !== ts[2]) fail(`FitNet hint level ${k}: student map ${ss.join('x')} and teacher map ${ts.join('x')} differ in size`);
+      regressor = keep(new HintRegressor({ inChannels: ss[0], outChannels: ts[0] }));
+      regressor.to({ device });
+      lambda ??= 100;
+    } else if (method === 'at') {
+      const tt = (t as { shapes: LevelShape[] }).shapes;
+      for (let k = 0; k + 1 < s.shapes.length; k++) {
+        if (!tt[k] || s.shapes[k][1] !== tt[k][1] || s.shapes[k][2] !== tt[k][2]) {
+          fail(`attention transfer compares stage ${k} maps of equal size; student ${s.shapes[k].join('x')} vs teacher ${tt[k] ? tt[k].join('x') : 'none'}`);
+        }
+      }
+      lambda ??= 1000;
+    }
+
+    const trainTensors = toTensors(train, { device });
+    const testTensors = test ? toTensors(test, { device }) : undefined;
+    for (const x of [trainTensors, testTensors]) {
+      if (x) {
+        keep(x.images);
+        keep(x.labels);
+      }
+    }
+    return new Trainer(options, device, { head, regressor, lambda: lambda ?? 1, train: trainTensors, test: testTensors });
+  }
+
+  /** Top-1/top-5 accuracy (%), mean loss and per-class accuracy of the student alone, in eval mode. */
+  async evaluate(dataset?: ImageDataset, options: { batchSize?: number } = {}): Promise<EvaluateResult> {
+    let tensors = this.testTensors;
+    let owned = false;
+    if (dataset) {
+      const ds = checkDataset(dataset, 'Trainer.evaluate');
+      const tr = this.options.train;
+      if (ds.channels !== tr.channels || ds.height !== tr.height || ds.width !== tr.width || ds.numClasses !== tr.numClasses) {
+        fail(`evaluate: the dataset (${ds.channels}x${ds.height}x${ds.width}, ${ds.numClasses} classes) does not match the training data`);
+      }
+      tensors = toTensors(ds, { device: this.device });
+      owned = true;
+    }
+    if (!tensors) fail("evaluate: no dataset given and the trainer has no 'test' set");
+    const t = tensors as { images: Tensor; labels: Tensor };
+    this.enter('evaluate');
+    try {
+      const r = await this.distiller.evaluate(t.images.handle, t.labels.handle, options.batchSize ?? 256, this.options.train.numClasses);
+      return {
+        top1: (100 * r.top1) / Math.max(1, r.count),
+        top5: (100 * r.top5) / Math.max(1, r.count),
+        loss: r.lossSum / Math.max(1, r.count),
+        count: r.count,
+        perClass: r.classCorrect.map((c, i) => (r.classCount[i] > 0 ? (100 * c) / r.classCount[i] : NaN)),
+      };
+    } finally {
+      this.running = false;
+      if (owned) {
+        t.images.dispose();
+        t.labels.dispose();
+      }
+    }
+  }
+
+  private enter(what: string): void {
+    if (this.running) throw new Error(`Trainer.${what}: the trainer is busy with another call; await it first (one call at a time per trainer)`);
+    this.running = true;
+  }
+
+  /** Everything a resumed run needs, as named tensors. */
+  private stateTensors(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(this.options.student.stateDict())) out[`student.${k}`] = v;
+    if (this.head) for (const [k, v] of Object.entries(this.head.stateDict())) out[`head.${k}`] = v;
+    if (this.regressor) for (const [k, v] of Object.entries(this.regressor.stateDict())) out[`regressor.${k}`] = v;
+    // The teacher's running statistics change in 'batch' mode.
+    if (this.options.teacher && this.method !== 'vanilla') for (const [k, v] of Object.entries(this.options.teacher.namedBuffers())) out[`teacher.${k}`] = v;
+    this.distiller.momentumBuffers().forEach((b, i) => {
+      if (b) out[`optimizer.momentum.${i}`] = new Tensor(b);
+    });
+    out['rng.augment'] = new Tensor(this.distiller.generatorState());
+    return out;
+  }
+
+  private restoreTensors(record: Record<string, Tensor>): void {
+    this.options.student.loadStateDict(record, { prefix: 'student.' });
+    this.head?.loadStateDict(record, { prefix: 'head.' });
+    this.regressor?.loadStateDict(record, { prefix: 'regressor.' });
+    if (this.options.teacher && this.method !== 'vanilla') {
+      const buffers = Object.keys(this.options.teacher.namedBuffers());
+      const teacherRecord: Record<string, Tensor> = {};
+      for (const k of buffers) if (record[`teacher.${k}`]) teacherRecord[k] = record[`teacher.${k}`];
+      this.options.teacher.loadStateDict(teacherRecord, { strict: false });
+    }
+    const count = this.distiller.momentumBuffers().length;
+    this.distiller.setMomentumBuffers(Array.from({ length: count }, (_, i) => record[`optimizer.momentum.${i}`]?.handle ?? null));
+    if (!record['rng.augment']) throw new Error('checkpoint has no rng.augment state');
+    this.distiller.setGeneratorState(record['rng.augment'].handle);
+  }
+
+  /** Trains for `epochs` epochs (or the rest of them, when resuming). */
+  async fit(options: FitOptions): Promise<FitResult> {
+    if (typeof options !== 'object' || options === null) throw new TypeError("Trainer.fit: argument 'options' must be an object with at least {epochs}");
+    const epochs = options.epochs;
+    if (!Number.isInteger(epochs) || epochs < 1) fail(`fit: option 'epochs' must be a positive integer; got ${String(epochs)}`);
+    const batchSize = options.batchSize ?? 128;
+    if (!Number.isInteger(batchSize) || batchSize < 2) fail(`fit: option 'batchSize' must be an integer >= 2; got ${String(batchSize)}`);
+    const lr = options.lr ?? pairDefaults(this.options.student.name, undefined).lr;
+    if (!(lr >= 0)) fail(`fit: option 'lr' must be >= 0; got ${String(lr)}`);
+    const schedule: Schedule = options.schedule ?? { type: 'step' };
+    const warmupEpochs = options.warmupEpochs ?? 0;
+    const kdWarmupEpochs = options.kdWarmupEpochs ?? 20;
+    const statsEvery = options.statsEvery ?? 50;
+    const evaluateEvery = options.evaluateEvery ?? 1;
+    const keepLast = options.keepLast ?? 2;
+    const runDir = options.runDir;
+    if (options.resume && !runDir) fail("fit: option 'resume' needs 'runDir'");
+
+    const sampler = new BatchSampler(this.options.train.count, { batchSize, seed: this.options.seed ?? 0, dropLast: options.dropLast ?? false });
+    const logger = new RunLogger(runDir, options.progress ?? 'auto', `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`);
+    let history: EpochLog[] = [];
+    let best: FitResult['best'] = null;
+    let epoch = 0;
+    let position = 0;
+    let globalStep = 0;
+    let elapsedBefore = 0;
+    let partial = { sums: [0, 0, 0, 0, 0, 0, 0], skipped: 0, seconds: 0 };
+    let resumedFrom: FitResult['resumedFrom'];
+
+    if (runDir) {
+      const removed = removeOrphans(runDir);
+      if (removed.length) logger.message(`removed ${removed.length} incomplete checkpoint file(s) from an interrupted write`);
+    }
+    if (options.resume && runDir) {
+      const found = listCheckpoints(runDir).filter((c) => c.name.startsWith('epoch-') || c.name.startsWith('interrupted-'));
+      if (found.length > 0) {
+        const newest = found[0];
+        const record = loadCheckpointTensors(runDir, newest);
+        this.restoreTensors(record);
+        Object.values(record).forEach((t) => t.dispose());
+        const m = newest.meta as unknown as { epoch: number; position: number; history: EpochLog[]; best: FitResult['best']; elapsed: number; partial: typeof partial };
+        ({ epoch, position, history, best } = m);
+        globalStep = newest.meta.globalStep;
+        elapsedBefore = m.elapsed;
+        partial = m.partial;
+        resumedFrom = { epoch, position };
+        logger.message(`resumed from ${newest.name} (epoch ${epoch + 1}, step ${position})`);
+      }
+    }
+
+    this.enter('fit');
+    const started = Date.now();
+    const stepsPerEpoch = sampler.batchesPerEpoch;
+    try {
+      for (; epoch < epochs; epoch++, position = 0) {
+        const epochStart = Date.now();
+        let imagesThisSession = 0;
+        let sums = partial.sums;
+        let skipped = partial.skipped;
+        const secondsBefore = partial.seconds;
+        partial = { sums: [0, 0, 0, 0, 0, 0, 0], skipped: 0, seconds: 0 };
+        let stepLr = learningRate(lr, schedule, warmupEpochs, { epoch, step: position, stepsPerEpoch, epochs });
+        const scale = kdWarmup(epoch, kdWarmupEpochs);
+        const pull = () => {
+          const s = this.distiller.takeStats();
+          sums = sums.map((v, i) => v + s[i]);
+        };
+        for (const batch of sampler.batches(epoch, position)) {
+          if (options.signal?.aborted) {
+            pull();
+            if (runDir) {
+              this.checkpoint(runDir, `interrupted-${String(epoch).padStart(4, '0')}`, {
+                epoch, position, globalStep, history, best, elapsed: elapsedBefore + (Date.now() - started) / 1000,
+                partial: { sums, skipped, seconds: secondsBefore + (Date.now() - epochStart) / 1000 },
+              });
+            }
+            logger.message(`stopped by the abort signal at epoch ${epoch + 1}, step ${position}${runDir ? ' (checkpoint written)' : ''}`);
+            return { history, best, aborted: true, resumedFrom };
+          }
+          position++;
+          if (batch.length < 2) {
+            skipped++; // a 1-image batch cannot be trained with BatchNorm
+            continue;
+          }
+          stepLr = learningRate(lr, schedule, warmupEpochs, { epoch, step: position - 1, stepsPerEpoch, epochs });
+          const indices = noGrad(() => tensor(batch, { dtype: 'int64' }));
+          try {
+            await this.distiller.step(indices.handle, scale, stepLr);
+          } finally {
+            indices.dispose();
+          }
+          globalStep++;
+          imagesThisSession += batch.length;
+          if (globalStep % statsEvery === 0) pull();
+          options.onStep?.({ epoch, step: position, stepsPerEpoch, lr: stepLr });
+          const seconds = (Date.now() - epochStart) / 1000;
+          const rate = imagesThisSession / Math.max(seconds, 1e-3);
+          logger.progress(epoch, epochs, position, stepsPerEpoch, rate, ((stepsPerEpoch - position) * batchSize) / Math.max(rate, 1e-9));
+        }
+        pull();
+        const seconds = secondsBefore + (Date.now() - epochStart) / 1000;
+        const steps = Math.max(1, sums[6]);
+        const record: EpochLog = {
+          epoch,
+          lr: stepLr,
+          ce: sums[0] / steps,
+          feature: sums[1] / steps,
+          kd: sums[2] / steps,
+          loss: sums[3] / steps,
+          trainTop1: (100 * sums[4]) / Math.max(1, sums[5]),
+          imagesPerSecond: sums[5] / Math.max(seconds, 1e-3),
+          elapsed: elapsedBefore + (Date.now() - started) / 1000,
+          skippedSteps: skipped,
+        };
+        this.running = false;
+        const last = epoch === epochs - 1;
+        if (this.testTensors && ((evaluateEvery > 0 && (epoch + 1) % evaluateEvery === 0) || last)) {
+          const ev = await this.evaluate();
+          record.testTop1 = ev.top1;
+          record.testTop5 = ev.top5;
+          record.testLoss = ev.loss;
+          if (!best || ev.top1 > best.top1) {
+            best = { top1: ev.top1, epoch };
+            if (runDir) this.options.student.save(`${runDir}/best.safetensors`, { epoch: String(epoch), top1: ev.top1.toFixed(4) });
+          }
+        }
+        this.enter('fit');
+        history = [...history, record];
+        logger.epoch(record, epochs);
+        if (runDir) {
+          const name = `epoch-${String(epoch + 1).padStart(4, '0')}`;
+          this.checkpoint(runDir, name, {
+            epoch: epoch + 1, position: 0, globalStep, history, best, elapsed: record.elapsed,
+            partial: { sums: [0, 0, 0, 0, 0, 0, 0], skipped: 0, seconds: 0 },
+          });
+          // Older ones go only after the new checkpoint is complete; interrupted ones are superseded.
+          pruneCheckpoints(runDir, 'epoch-', keepLast);
+          pruneCheckpoints(runDir, 'interrupted-', 0);
+        }
+        await options.onEpochEnd?.(record);
+      }
+      return { history, best, aborted: false, resumedFrom };
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private checkpoint(runDir: string, name: string, state: Record<string, unknown> & { globalStep: number }): void {
+    const tensors = this.stateTensors();
+    try {
+      saveCheckpoint(runDir, name, tensors, { ...state, method: this.method, student: this.options.student.name, teacher: this.options.teacher?.name ?? null });
+    } finally {
+      // Only the handles made for the momentum buffers and the RNG state are ours to free.
+      for (const [k, t] of Object.entries(tensors)) if (k.startsWith('optimizer.') || k === 'rng.augment') t.dispose();
+    }
+  }
+
+  /** Saves the student alone (safetensors, PyTorch state_dict names). */
+  exportStudent(path: string, metadata: Record<string, string> = {}): void {
+    this.options.student.save(path, { method: this.method, ...(this.options.teacher ? { teacher: this.options.teacher.name } : {}), ...metadata });
+  }
+
+  /** Frees the uploaded data, the head and the regressor (the models stay yours). */
+  dispose(): void {
+    for (const t of [this.trainTensors.images, this.trainTensors.labels, this.testTensors?.images, this.testTensors?.labels]) t?.dispose();
+    this.head?.dispose();
+    this.regressor?.dispose();
+  }
+}
