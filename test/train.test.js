@@ -209,3 +209,45 @@ describe('train: on-device augmentation', () => {
     assert.deepStrictEqual(Array.from(out.toArray(), (v) => +v.toFixed(5)), [-0.4, 1.6, 0, 0.4]);
   });
 });
+
+describe('train: numerical faults', function () {
+  this.timeout(120000);
+  const weightsOf = (m) => Object.fromEntries(Object.entries(m.stateDict()).map(([k, v]) => [k, Buffer.from(v.toArray().buffer)]));
+
+  it('a NaN loss is detected on the device: the step is skipped (weights, momentum and BN statistics untouched) and counted', async () => {
+    rk.manualSeed(7);
+    const student = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
+    const trainer = await rk.train.Trainer.create({ student, train: squaresDataset(64, 3), augment: false, seed: 7 });
+    await trainer.fit({ epochs: 1, batchSize: 64, lr: 0.05, progress: 'none' });
+    const before = weightsOf(student);
+    trainer.injectLossOffset(NaN);
+    const { history } = await trainer.fit({ epochs: 1, batchSize: 64, lr: 0.05, progress: 'none' });
+    assert.strictEqual(history[0].badSteps, 1);
+    assert.strictEqual(history[0].trainTop1, 0, 'the skipped step contributes no statistics');
+    assert.ok(Number.isFinite(history[0].loss));
+    const after = weightsOf(student);
+    for (const k of Object.keys(before)) assert.deepStrictEqual(after[k], before[k], `${k} changed by a skipped step`);
+    // The next, healthy step trains again.
+    const { history: h2 } = await trainer.fit({ epochs: 1, batchSize: 64, lr: 0.05, progress: 'none' });
+    assert.strictEqual(h2[0].badSteps, 0);
+    assert.notDeepStrictEqual(weightsOf(student)['conv1.weight'], before['conv1.weight']);
+  });
+
+  it('after maxBadSteps consecutive faulty steps training stops with a clear error and the last good checkpoint is kept', async () => {
+    const dir = tmp('nan');
+    rk.manualSeed(8);
+    const student = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
+    const trainer = await rk.train.Trainer.create({ student, train, augment: false, seed: 8 });
+    await trainer.fit({ epochs: 1, batchSize: 64, lr: 0.05, progress: 'none', runDir: dir });
+    const good = fs.readFileSync(path.join(dir, 'epoch-0001.safetensors'));
+    // Poison a weight: every later step is non-finite.
+    const [name, w] = Object.entries(student.namedParameters())[0];
+    student.loadStateDict({ [name]: w.detach().mul(NaN) }, { strict: false });
+    await assert.rejects(
+      trainer.fit({ epochs: 3, batchSize: 64, lr: 0.05, progress: 'none', runDir: dir, statsEvery: 1, maxBadSteps: 3 }),
+      (e) => e instanceof rk.train.NumericalFaultError && /3 consecutive steps had a non-finite loss or gradient/.test(e.message) && /epoch-0001/.test(e.message),
+    );
+    assert.deepStrictEqual(fs.readFileSync(path.join(dir, 'epoch-0001.safetensors')), good, 'the last good checkpoint is untouched');
+    assert.ok(!fs.existsSync(path.join(dir, 'epoch-0002.json')), 'no checkpoint of the faulty epoch');
+  });
+});

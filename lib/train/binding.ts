@@ -3,7 +3,7 @@ import type { NativeTensor } from '../native-types';
 
 export interface NativeDistiller {
   step(indices: NativeTensor, featureScale: number, lr: number): Promise<void>;
-  /** [ce, feature, kd, total, correct, samples, steps] summed since the last call. */
+  /** [ce, feature, kd, total, correct, samples, steps, badSteps] summed since the last call, then the current run of consecutive bad steps. */
   takeStats(): number[];
   evaluate(images: NativeTensor, labels: NativeTensor, batchSize: number, numClasses: number): Promise<{
     lossSum: number;
@@ -17,5 +17,6 @@ export interface NativeDistiller {
   setGeneratorState(state: NativeTensor): void;
   momentumBuffers(): (NativeTensor | null)[];
   setMomentumBuffers(buffers: (NativeTensor | null)[]): void;
+  injectLossOffset(value: number): void;
   readonly busy: boolean;
 }

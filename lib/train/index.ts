@@ -1,5 +1,5 @@
 // rk.train: the training engine.
-export { Trainer, METHODS } from './trainer';
+export { Trainer, METHODS, NumericalFaultError } from './trainer';
 export type { Method, TrainerOptions, FitOptions, FitResult, EvaluateResult } from './trainer';
 export type { EpochLog, ProgressMode } from './log';
 export type { Schedule } from './schedule';

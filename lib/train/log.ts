@@ -22,9 +22,11 @@ export interface EpochLog {
   elapsed: number;
   /** Steps skipped in this epoch (batches smaller than 2). */
   skippedSteps: number;
+  /** Steps whose loss or gradient was not finite: detected on the device and not applied. */
+  badSteps: number;
 }
 
-const CSV_COLUMNS: (keyof EpochLog)[] = ['epoch', 'lr', 'ce', 'feature', 'kd', 'loss', 'trainTop1', 'testTop1', 'testTop5', 'testLoss', 'imagesPerSecond', 'elapsed', 'skippedSteps'];
+const CSV_COLUMNS: (keyof EpochLog)[] = ['epoch', 'lr', 'ce', 'feature', 'kd', 'loss', 'trainTop1', 'testTop1', 'testTop5', 'testLoss', 'imagesPerSecond', 'elapsed', 'skippedSteps', 'badSteps'];
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
@@ -63,8 +65,9 @@ export class RunLogger {
       fs.appendFileSync(path.join(this.dir, 'log.csv'), `${CSV_COLUMNS.map((c) => (record[c] === undefined ? '' : String(record[c]))).join(',')}\n`);
     }
     if (this.quiet) return;
+    const bad = record.badSteps > 0 ? ` (${record.badSteps} non-finite steps skipped)` : '';
     const test = record.testTop1 !== undefined ? ` test top1 ${record.testTop1.toFixed(2)}%` : '';
-    const line = `${this.label} epoch ${record.epoch + 1}/${epochs} loss ${record.loss.toFixed(4)} (ce ${record.ce.toFixed(4)}, feature ${record.feature.toFixed(4)}, kd ${record.kd.toFixed(4)}) train top1 ${record.trainTop1.toFixed(2)}%${test} lr ${record.lr.toPrecision(3)} ${record.imagesPerSecond.toFixed(0)} img/s ${formatSeconds(record.elapsed)}`;
+    const line = `${this.label} epoch ${record.epoch + 1}/${epochs} loss ${record.loss.toFixed(4)} (ce ${record.ce.toFixed(4)}, feature ${record.feature.toFixed(4)}, kd ${record.kd.toFixed(4)}) train top1 ${record.trainTop1.toFixed(2)}%${test} lr ${record.lr.toPrecision(3)} ${record.imagesPerSecond.toFixed(0)} img/s ${formatSeconds(record.elapsed)}${bad}`;
     process.stderr.write(this.bar ? `\r${line}\x1b[K\n` : `${line}\n`);
   }
 

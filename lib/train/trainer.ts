@@ -74,6 +74,12 @@ export interface FitOptions {
   keepLast?: number;
   /** Continue from the newest intact checkpoint in runDir. */
   resume?: boolean;
+  /**
+   * Consecutive non-finite steps (NaN/Inf loss or gradient) tolerated before training stops with an
+   * error (default 10). Such steps are always skipped on the device; they are noticed at the next
+   * statistics readback (every `statsEvery` steps, and at each epoch end).
+   */
+  maxBadSteps?: number;
   onStep?: (info: { epoch: number; step: number; stepsPerEpoch: number; lr: number }) => void;
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
   /** Stops after the current step, writing a checkpoint first when runDir is set. */
@@ -96,6 +102,14 @@ export interface FitResult {
   aborted: boolean;
   /** The epoch/step the run resumed from, when it did. */
   resumedFrom?: { epoch: number; position: number };
+}
+
+/** Thrown when too many consecutive steps had a non-finite loss or gradient. */
+export class NumericalFaultError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NumericalFaultError';
+  }
 }
 
 const fail = (msg: string): never => {
@@ -346,6 +360,8 @@ export class Trainer {
     const statsEvery = options.statsEvery ?? 50;
     const evaluateEvery = options.evaluateEvery ?? 1;
     const keepLast = options.keepLast ?? 2;
+    const maxBadSteps = options.maxBadSteps ?? 10;
+    if (!Number.isInteger(maxBadSteps) || maxBadSteps < 1) fail(`fit: option 'maxBadSteps' must be a positive integer; got ${String(maxBadSteps)}`);
     const runDir = options.runDir;
     if (options.resume && !runDir) fail("fit: option 'resume' needs 'runDir'");
 
@@ -357,7 +373,8 @@ export class Trainer {
     let position = 0;
     let globalStep = 0;
     let elapsedBefore = 0;
-    let partial = { sums: [0, 0, 0, 0, 0, 0, 0], skipped: 0, seconds: 0 };
+    const zeroSums = () => [0, 0, 0, 0, 0, 0, 0, 0];
+    let partial = { sums: zeroSums(), skipped: 0, seconds: 0 };
     let resumedFrom: FitResult['resumedFrom'];
 
     if (runDir) {
@@ -391,12 +408,21 @@ export class Trainer {
         let sums = partial.sums;
         let skipped = partial.skipped;
         const secondsBefore = partial.seconds;
-        partial = { sums: [0, 0, 0, 0, 0, 0, 0], skipped: 0, seconds: 0 };
+        partial = { sums: zeroSums(), skipped: 0, seconds: 0 };
         let stepLr = learningRate(lr, schedule, warmupEpochs, { epoch, step: position, stepsPerEpoch, epochs });
         const scale = kdWarmup(epoch, kdWarmupEpochs);
         const pull = () => {
           const s = this.distiller.takeStats();
-          sums = sums.map((v, i) => v + s[i]);
+          sums = sums.map((v, i) => v + (s[i] ?? 0));
+          const consecutive = s[8];
+          if (consecutive >= maxBadSteps) {
+            const kept = runDir ? listCheckpoints(runDir).filter((c) => c.name.startsWith('epoch-'))[0]?.name : undefined;
+            throw new NumericalFaultError(
+              `Trainer.fit: ${consecutive} consecutive steps had a non-finite loss or gradient (epoch ${epoch + 1}); they were skipped and training stopped. ` +
+                (kept ? `The last good checkpoint is ${runDir}/${kept}. ` : '') +
+                'Lower the learning rate or lambda, check the data and the teacher weights for NaN, or raise maxBadSteps.',
+            );
+          }
         };
         for (const batch of sampler.batches(epoch, position)) {
           if (options.signal?.aborted) {
@@ -444,6 +470,7 @@ export class Trainer {
           imagesPerSecond: sums[5] / Math.max(seconds, 1e-3),
           elapsed: elapsedBefore + (Date.now() - started) / 1000,
           skippedSteps: skipped,
+          badSteps: sums[7],
         };
         this.running = false;
         const last = epoch === epochs - 1;
@@ -464,7 +491,7 @@ export class Trainer {
           const name = `epoch-${String(epoch + 1).padStart(4, '0')}`;
           this.checkpoint(runDir, name, {
             epoch: epoch + 1, position: 0, globalStep, history, best, elapsed: record.elapsed,
-            partial: { sums: [0, 0, 0, 0, 0, 0, 0], skipped: 0, seconds: 0 },
+            partial: { sums: zeroSums(), skipped: 0, seconds: 0 },
           });
           // Older ones go only after the new checkpoint is complete; interrupted ones are superseded.
           pruneCheckpoints(runDir, 'epoch-', keepLast);
@@ -486,6 +513,11 @@ export class Trainer {
       // Only the handles made for the momentum buffers and the RNG state are ours to free.
       for (const [k, t] of Object.entries(tensors)) if (k.startsWith('optimizer.') || k === 'rng.augment') t.dispose();
     }
+  }
+
+  /** @internal Test hook: the next step's loss gets `value` added (NaN or Infinity inject a numerical fault). */
+  injectLossOffset(value: number): void {
+    this.distiller.injectLossOffset(value);
   }
 
   /** Saves the student alone (safetensors, PyTorch state_dict names). */

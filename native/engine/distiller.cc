@@ -41,16 +41,22 @@ Distiller::Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel
       labels_(std::move(labels)),
       options_(std::move(options)),
       generator_(makeGenerator(images_.device(), options_.seed)) {
-  for (const auto& p : student_->parameters()) params_.push_back(p);
-  if (head_) for (const auto& p : head_->parameters()) params_.push_back(p);
-  if (regressor_) for (const auto& p : regressor_->parameters()) params_.push_back(p);
-  sgd_ = std::make_unique<torch::optim::SGD>(
-      params_, torch::optim::SGDOptions(options_.lr).momentum(options_.momentum).weight_decay(options_.weightDecay).nesterov(options_.nesterov));
+  std::vector<torch::nn::Module*> trained = {student_.get()};
+  if (head_) trained.push_back(head_.get());
+  if (regressor_) trained.push_back(regressor_.get());
+  for (auto* m : trained) {
+    for (const auto& p : m->parameters()) params_.push_back(p);
+    for (const auto& b : m->buffers()) guardedBuffers_.push_back(b);
+  }
+  for (const auto& p : params_) momentum_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve));
   if (teacher_) {
     // The teacher is never trained: no gradients are recorded for it (the step also runs it under NoGradGuard).
     for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+    if (options_.teacherBatchStats) for (const auto& b : teacher_->buffers()) guardedBuffers_.push_back(b);
   }
-  stats_ = torch::zeros({kStatCount}, torch::TensorOptions().dtype(torch::kFloat64).device(images_.device()));
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(images_.device());
+  stats_ = torch::zeros({kStatCount - 1}, f64);
+  consecutiveBad_ = torch::zeros({}, f64);
 }
 
 void Distiller::step(const torch::Tensor& indices, double featureScale, double lr) {
@@ -61,6 +67,12 @@ void Distiller::step(const torch::Tensor& indices, double featureScale, double l
   const torch::Tensor labels = labels_.index_select(0, indices);
   const torch::Tensor x = options_.augment ? augmentBatch(batch, options_.augmentOptions, generator_)
                                            : normalizeBatch(batch, options_.augmentOptions.mean, options_.augmentOptions.std);
+  // Snapshots of the BatchNorm statistics, so a faulty step can be undone without leaving the device.
+  std::vector<torch::Tensor> savedBuffers;
+  {
+    torch::NoGradGuard noGrad;
+    for (const auto& b : guardedBuffers_) savedBuffers.push_back(b.clone());
+  }
 
   ModelOutput t;
   if (needsTeacher(m)) {
@@ -97,22 +109,49 @@ void Distiller::step(const torch::Tensor& indices, double featureScale, double l
     kd = kdLoss(s.logits, t.logits, options_.temperature);
     loss = loss + options_.kdWeight * kd;
   }
+  if (injectedOffset_ != 0) {
+    loss = loss + injectedOffset_;
+    injectedOffset_ = 0;
+  }
 
-  sgd_->zero_grad(true);
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   loss.backward();
-  for (auto& group : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-  sgd_->step();
+
+  torch::NoGradGuard noGrad;
+  // A non-finite loss or gradient is detected on the device: `found` becomes 1 and the update below,
+  // the statistics and the BatchNorm buffers are left as they were before this step.
+  torch::Tensor found = torch::logical_not(torch::isfinite(loss.detach())).to(torch::kFloat32);
+  std::vector<torch::Tensor> grads;
+  for (auto& p : params_) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  at::_amp_foreach_non_finite_check_and_unscale_(grads, found, torch::ones({}, found.options()));
+  update(found, lr);
+  const torch::Tensor ok = found.eq(0);
+  for (size_t i = 0; i < guardedBuffers_.size(); ++i) guardedBuffers_[i].copy_(torch::where(ok, guardedBuffers_[i], savedBuffers[i]));
 
   // Statistics stay on the device until takeStats(): no host sync here.
-  torch::NoGradGuard noGrad;
-  const torch::Tensor correct = s.logits.argmax(1).eq(labels).sum();
   const auto opts = stats_.options();
-  stats_ += torch::stack({ce.detach().to(opts), feature.detach().to(opts), kd.detach().to(opts), loss.detach().to(opts), correct.to(opts),
-                          torch::full({}, static_cast<double>(indices.size(0)), opts), torch::ones({}, opts)});
+  const torch::Tensor okd = ok.to(opts);
+  const torch::Tensor correct = s.logits.argmax(1).eq(labels).sum().to(opts);
+  const auto finite = [&](const torch::Tensor& v) { return torch::where(ok, v.detach().to(opts), torch::zeros({}, opts)); };
+  stats_ += torch::stack({finite(ce), finite(feature), finite(kd), finite(loss), correct * okd,
+                          okd * static_cast<double>(indices.size(0)), okd, 1 - okd});
+  consecutiveBad_.copy_((consecutiveBad_ + 1) * (1 - okd));
+}
+
+void Distiller::update(const torch::Tensor& found, double lr) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params_) grads.push_back(p.grad());
+  // PyTorch's fused SGD kernel (what torch.optim.SGD(fused=True) runs): one pass over all parameters,
+  // weight decay and Nesterov momentum included, and a no-op on the device when found_inf is set.
+  at::_fused_sgd_(params_, grads, momentum_, options_.weightDecay, options_.momentum, lr, /*dampening=*/0.0, options_.nesterov,
+                  /*maximize=*/false, /*is_first_step=*/false, /*grad_scale=*/std::nullopt, found);
 }
 
 std::vector<double> Distiller::takeStats() {
-  const torch::Tensor cpu = stats_.to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);  // a copy: zero_() follows
+  const torch::Tensor cpu = torch::cat({stats_, consecutiveBad_.view({1})}).to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
   stats_.zero_();
   return std::vector<double>(cpu.data_ptr<double>(), cpu.data_ptr<double>() + kStatCount);
 }
@@ -154,29 +193,19 @@ torch::Tensor Distiller::generatorState() const { return generator_.get_state();
 
 void Distiller::setGeneratorState(const torch::Tensor& state) { generator_.set_state(state); }
 
-std::vector<torch::Tensor> Distiller::momentumBuffers() const {
-  std::vector<torch::Tensor> out;
-  const auto& state = sgd_->state();
-  for (const auto& p : params_) {
-    auto it = state.find(p.unsafeGetTensorImpl());
-    out.push_back(it == state.end() ? torch::Tensor() : static_cast<const torch::optim::SGDParamState&>(*it->second).momentum_buffer());
-  }
-  return out;
-}
+std::vector<torch::Tensor> Distiller::momentumBuffers() const { return momentum_; }
 
 void Distiller::setMomentumBuffers(const std::vector<torch::Tensor>& buffers) {
   TORCH_CHECK(buffers.size() == params_.size(), "expected ", params_.size(), " momentum buffers, got ", buffers.size());
-  auto& state = sgd_->state();
+  torch::NoGradGuard noGrad;
   for (size_t i = 0; i < params_.size(); ++i) {
-    void* key = params_[i].unsafeGetTensorImpl();
     if (!buffers[i].defined()) {
-      state.erase(key);
+      momentum_[i].zero_();
       continue;
     }
-    TORCH_CHECK(buffers[i].sizes() == params_[i].sizes(), "momentum buffer ", i, " has shape ", buffers[i].sizes(), " but the parameter has ", params_[i].sizes());
-    auto st = std::make_unique<torch::optim::SGDParamState>();
-    st->momentum_buffer(buffers[i].to(params_[i].options()).clone());
-    state[key] = std::move(st);
+    TORCH_CHECK(buffers[i].sizes() == params_[i].sizes(), "momentum buffer ", i, " has shape ", buffers[i].sizes(), " but the parameter has ",
+                params_[i].sizes());
+    momentum_[i].copy_(buffers[i]);
   }
 }
 

@@ -39,8 +39,9 @@ struct DistillerOptions {
   uint64_t seed = 0;
 };
 
-// Sums accumulated since the last read: [ce, feature, kd, total, correct, samples, steps] (float64).
-constexpr int64_t kStatCount = 7;
+// Read by takeStats(): sums since the last read [ce, feature, kd, total, correct, samples, steps,
+// skipped non-finite steps], then the current run of consecutive non-finite steps (not reset).
+constexpr int64_t kStatCount = 9;
 
 struct EvalResult {
   double lossSum = 0, top1 = 0, top5 = 0, count = 0;
@@ -63,8 +64,10 @@ class Distiller {
   // Everything needed to resume bit for bit: the augmentation generator state and the momentum buffers.
   torch::Tensor generatorState() const;
   void setGeneratorState(const torch::Tensor& state);
-  std::vector<torch::Tensor> momentumBuffers() const;  // undefined tensor where none yet
+  std::vector<torch::Tensor> momentumBuffers() const;
   void setMomentumBuffers(const std::vector<torch::Tensor>& buffers);
+  // Test hook: the next step sees this value added to its loss (NaN or Inf injects a numerical fault).
+  void injectLossOffset(double value) { injectedOffset_ = value; }
   const std::vector<torch::Tensor>& trainableParameters() const { return params_; }
   const DistillerOptions& options() const { return options_; }
   torch::Device device() const { return images_.device(); }
@@ -75,10 +78,18 @@ class Distiller {
   std::shared_ptr<HintRegressorImpl> regressor_;
   torch::Tensor images_, labels_;
   DistillerOptions options_;
+  // Runs the SGD update on the device, skipped there (no host sync) when `found` is non-zero.
+  void update(const torch::Tensor& found, double lr);
+
   std::vector<torch::Tensor> params_;
-  std::unique_ptr<torch::optim::SGD> sgd_;
+  // Momentum buffers start at zero: with dampening 0 the first update then equals PyTorch's
+  // buffer = gradient initialisation exactly, and no host-side "first step" flag is needed.
+  std::vector<torch::Tensor> momentum_;
+  // BatchNorm running statistics that a step may update; restored on the device after a faulty step.
+  std::vector<torch::Tensor> guardedBuffers_;
   at::Generator generator_;
-  torch::Tensor stats_;
+  torch::Tensor stats_, consecutiveBad_;
+  double injectedOffset_ = 0;
 };
 
 }  // namespace rk

@@ -66,6 +66,7 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
                         InstanceMethod<&DistillerWrap::SetGeneratorState>("setGeneratorState"),
                         InstanceMethod<&DistillerWrap::MomentumBuffers>("momentumBuffers"),
                         InstanceMethod<&DistillerWrap::SetMomentumBuffers>("setMomentumBuffers"),
+                        InstanceMethod<&DistillerWrap::InjectLossOffset>("injectLossOffset"),
                         InstanceAccessor<&DistillerWrap::GetBusy>("busy")});
   }
 
@@ -221,6 +222,15 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
     });
   }
   Napi::Value GetBusy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_.load()); }
+  // Test hook: adds `value` (NaN and Infinity allowed) to the next step's loss, to inject a numerical fault.
+  Napi::Value InjectLossOffset(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      Args a(info, "Distiller.injectLossOffset");
+      if (busy_) throw Napi::Error::New(info.Env(), "Distiller.injectLossOffset: a step is running; await it first");
+      distiller_->injectLossOffset(a.number(0, "value", /*allowNonFinite=*/true));
+      return info.Env().Undefined();
+    });
+  }
 
   std::unique_ptr<Distiller> distiller_;
   int64_t count_ = 0;
