@@ -33,3 +33,6 @@ export * as losses from './losses';
 export * as optim from './optim';
 export * as data from './data';
 export * as train from './train';
+export * as recipes from './recipes';
+export * as report from './report';
+export * as bench from './bench';

@@ -51,6 +51,10 @@ export interface TrainerOptions {
   nesterov?: boolean;
   /** Seeds the data order and the augmentation (default 0). */
   seed?: number;
+  /** Fast path: 4-d weights and inputs in channels-last memory format (default false). */
+  channelsLast?: boolean;
+  /** Fast path: forwards under bf16 autocast, fp32 master weights and losses (default false). */
+  autocast?: 'bf16' | false;
 }
 
 export interface FitOptions {
@@ -194,6 +198,8 @@ export class Trainer {
         weightDecay: options.weightDecay ?? 5e-4,
         nesterov: options.nesterov ?? true,
         seed: options.seed ?? 0,
+        channelsLast: options.channelsLast ?? false,
+        autocast: options.autocast || 'off',
       },
     );
   }

@@ -1,6 +1,7 @@
 #include "engine/distiller.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 
 #include "review/hcl.h"
 
@@ -24,6 +25,47 @@ bool usesKd(Method m) { return m == Method::KD || m == Method::ReviewKDPlusKD; }
 bool usesReview(Method m) { return m == Method::ReviewKD || m == Method::ReviewKDPlusKD; }
 bool needsFeatures(Method m) { return m == Method::FitNet || m == Method::AT || usesReview(m); }
 
+// bf16 autocast for the forwards of one step. Autocast state is thread-local, so it is set here, on the
+// worker thread, and undone (cache cleared) when the scope ends.
+class AutocastScope {
+ public:
+  AutocastScope(bool enabled, at::DeviceType type) : enabled_(enabled), type_(type) {
+    if (!enabled_) return;
+    previous_ = at::autocast::is_autocast_enabled(type_);
+    previousDtype_ = at::autocast::get_autocast_dtype(type_);
+    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type_, true);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(type_, previous_);
+    at::autocast::set_autocast_dtype(type_, previousDtype_);
+  }
+
+ private:
+  bool enabled_;
+  at::DeviceType type_;
+  bool previous_ = false;
+  at::ScalarType previousDtype_ = at::kFloat;
+};
+
+void toChannelsLast(torch::nn::Module& m) {
+  torch::NoGradGuard noGrad;
+  for (auto& p : m.parameters()) {
+    if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+}
+
+torch::Tensor fp32(const torch::Tensor& t) { return t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kFloat64 ? t : t.to(torch::kFloat32); }
+
+std::vector<torch::Tensor> fp32(const std::vector<torch::Tensor>& ts) {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : ts) out.push_back(fp32(t));
+  return out;
+}
+
 at::Generator makeGenerator(const torch::Device& device, uint64_t seed) {
   at::Generator g = device.is_cuda() ? at::globalContext().defaultGenerator(device).clone() : at::make_generator<at::CPUGeneratorImpl>(seed);
   g.set_current_seed(seed);
@@ -44,6 +86,10 @@ Distiller::Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel
   std::vector<torch::nn::Module*> trained = {student_.get()};
   if (head_) trained.push_back(head_.get());
   if (regressor_) trained.push_back(regressor_.get());
+  if (options_.channelsLast) {
+    for (auto* m : trained) toChannelsLast(*m);
+    if (teacher_) toChannelsLast(*teacher_);
+  }
   for (auto* m : trained) {
     for (const auto& p : m->parameters()) params_.push_back(p);
     for (const auto& b : m->buffers()) guardedBuffers_.push_back(b);
@@ -65,8 +111,10 @@ void Distiller::step(const torch::Tensor& indices, double featureScale, double l
   const Method m = options_.method;
   const torch::Tensor batch = images_.index_select(0, indices);
   const torch::Tensor labels = labels_.index_select(0, indices);
-  const torch::Tensor x = options_.augment ? augmentBatch(batch, options_.augmentOptions, generator_)
-                                           : normalizeBatch(batch, options_.augmentOptions.mean, options_.augmentOptions.std);
+  torch::Tensor x = options_.augment ? augmentBatch(batch, options_.augmentOptions, generator_)
+                                     : normalizeBatch(batch, options_.augmentOptions.mean, options_.augmentOptions.std);
+  if (options_.channelsLast) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  const at::DeviceType deviceType = x.device().type();
   // Snapshots of the BatchNorm statistics, so a faulty step can be undone without leaving the device.
   std::vector<torch::Tensor> savedBuffers;
   {
@@ -78,12 +126,22 @@ void Distiller::step(const torch::Tensor& indices, double featureScale, double l
   if (needsTeacher(m)) {
     // NoGradGuard, not InferenceMode: HCL's MSE must be able to save the teacher features for backward.
     torch::NoGradGuard noGrad;
+    AutocastScope autocast(options_.autocastBf16, deviceType);
     teacher_->train(options_.teacherBatchStats);
     t = needsFeatures(m) ? teacher_->forwardWithFeatures(x, options_.teacherPreact) : ModelOutput{teacher_->forward(x), {}};
   }
+  t.logits = t.logits.defined() ? fp32(t.logits) : t.logits;
+  t.features = fp32(t.features);
 
   student_->train(true);
-  const ModelOutput s = needsFeatures(m) ? student_->forwardWithFeatures(x, options_.studentPreact) : ModelOutput{student_->forward(x), {}};
+  ModelOutput s;
+  {
+    AutocastScope autocast(options_.autocastBf16, deviceType);
+    s = needsFeatures(m) ? student_->forwardWithFeatures(x, options_.studentPreact) : ModelOutput{student_->forward(x), {}};
+  }
+  // Losses in fp32 whatever the forward precision.
+  s.logits = fp32(s.logits);
+  s.features = fp32(s.features);
   const torch::Tensor ce = F::cross_entropy(s.logits, labels);
   torch::Tensor loss = ce;
   torch::Tensor feature = torch::zeros({}, ce.options());
@@ -93,7 +151,11 @@ void Distiller::step(const torch::Tensor& indices, double featureScale, double l
     head_->train(true);
     // The head runs (and gets its zero-weighted gradients and weight decay) even while the warm-up
     // factor is 0, as in the reference code.
-    const std::vector<torch::Tensor> predictions = head_->forward(s.features);
+    std::vector<torch::Tensor> predictions;
+    {
+      AutocastScope autocast(options_.autocastBf16, deviceType);
+      predictions = fp32(head_->forward(s.features));
+    }
     std::vector<torch::Tensor> targets;
     for (int64_t j : head_->targets()) targets.push_back(t.features[j]);
     feature = hcl(predictions, targets, options_.hclLevels);

@@ -37,6 +37,10 @@ struct DistillerOptions {
   double lr = 0.1, momentum = 0.9, weightDecay = 5e-4;
   bool nesterov = true;
   uint64_t seed = 0;
+  // Fast paths: 4-d weights and inputs in channels-last memory format; forwards under bf16 autocast
+  // (fp32 master weights, losses computed in fp32).
+  bool channelsLast = false;
+  bool autocastBf16 = false;
 };
 
 // Read by takeStats(): sums since the last read [ce, feature, kd, total, correct, samples, steps,

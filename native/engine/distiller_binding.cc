@@ -5,6 +5,7 @@
 
 #include "common/addon_data.h"
 #include "common/export.h"
+#include "common/receiver.h"
 #include "common/options.h"
 #include "common/promise_task.h"
 #include "engine/distiller.h"
@@ -53,6 +54,10 @@ DistillerOptions readOptions(const Napi::Value& value) {
   d.nesterov = o.boolean("nesterov", true);
   if (d.nesterov && d.momentum <= 0) throw JsRangeError(o.where("nesterov") + " needs momentum > 0");
   d.seed = static_cast<uint64_t>(o.integer("seed", 0, 0, int64_t{1} << 53));
+  d.channelsLast = o.boolean("channelsLast", false);
+  const std::string autocast = o.string("autocast", "off");
+  if (autocast != "off" && autocast != "bf16") throw JsRangeError(o.where("autocast") + " must be 'bf16' or 'off'; got '" + autocast + "'");
+  d.autocastBf16 = autocast == "bf16";
   return d;
 }
 
@@ -72,6 +77,7 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
 
   // new NativeDistiller(student, teacher|null, head|null, regressor|null, images, labels, options)
   explicit DistillerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DistillerWrap>(info) {
+    info.This().As<Napi::Object>().TypeTag(&kDistillerTag);
     guard(info.Env(), [&] {
       Args a(info, "Distiller");
       auto student = ModuleWrap::As<ZooModel>(a[0], a.where("student"), "model");
@@ -221,7 +227,9 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
       return info.Env().Undefined();
     });
   }
-  Napi::Value GetBusy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_.load()); }
+  Napi::Value GetBusy(const Napi::CallbackInfo& info) {
+    checkReceiver(info, kDistillerTag, "NativeDistiller");
+    return Napi::Boolean::New(info.Env(), busy_.load()); }
   // Test hook: adds `value` (NaN and Infinity allowed) to the next step's loss, to inject a numerical fault.
   Napi::Value InjectLossOffset(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {

@@ -1,6 +1,7 @@
 // SGD with momentum, Nesterov and weight decay (torch::optim::SGD, whose steps match Python's exactly),
 // bound for training loops driven from JS. The fused training step will own its optimizer natively.
 #include "common/export.h"
+#include "common/receiver.h"
 #include "tensor/dtype.h"
 #include "tensor/tensor_wrap.h"
 
@@ -19,6 +20,7 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
 
   // new NativeSGD(params, lr, momentum, dampening, weightDecay, nesterov)
   explicit OptimizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OptimizerWrap>(info) {
+    info.This().As<Napi::Object>().TypeTag(&kOptimizerTag);
     guard(info.Env(), [&] {
       Args a(info, "SGD");
       params_ = a.tensorList(0, "params");
@@ -67,6 +69,7 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
     });
   }
   Napi::Value GetLr(const Napi::CallbackInfo& info) {
+    checkReceiver(info, kOptimizerTag, "NativeSGD");
     return Napi::Number::New(info.Env(), static_cast<torch::optim::SGDOptions&>(sgd_->param_groups()[0].options()).lr());
   }
   // The momentum buffer of each parameter (null before the first step), for checkpoints and tests.

@@ -193,7 +193,8 @@ void checkLayout(std::vector<Entry>& entries, uint64_t bufferSize) {
 Contents readUnchecked(const std::string& path) {
   if (path.find('\0') != std::string::npos) throw Fail("path contains a NUL character");
   Fd f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as not a regular file).
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (f.fd < 0) throw Fail(std::string("cannot open: ") + std::strerror(errno));
   struct stat st;
   if (::fstat(f.fd, &st) != 0) throw Fail(std::string("cannot stat: ") + std::strerror(errno));

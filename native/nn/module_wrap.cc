@@ -2,6 +2,7 @@
 
 #include "common/addon_data.h"
 #include "common/args.h"
+#include "common/receiver.h"
 #include "tensor/dtype.h"
 #include "tensor/tensor_wrap.h"
 
@@ -53,7 +54,7 @@ Napi::Object ModuleWrap::Wrap(Napi::Env env, std::shared_ptr<torch::nn::Module> 
 }
 
 std::shared_ptr<torch::nn::Module> ModuleWrap::From(const Napi::Value& v, const std::string& argName) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(addonData(v.Env()).moduleConstructor.Value())) {
+  if (!hasTag(v, kModuleTag)) {
     throw JsTypeError(argName + " must be a Module; got " + describe(v));
   }
   ModuleWrap* self = Unwrap(v.As<Napi::Object>());
@@ -65,6 +66,7 @@ ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Module
   if (info.Length() != 1 || !info[0].IsExternal() || info[0].As<Napi::External<int>>().Data() != &kInternalToken) {
     throw Napi::TypeError::New(info.Env(), "NativeModule cannot be constructed directly; use rk.nn or rk.models factories");
   }
+  info.This().As<Napi::Object>().TypeTag(&kModuleTag);
 }
 
 ModuleWrap::~ModuleWrap() {
@@ -90,10 +92,15 @@ Napi::Value ModuleWrap::Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value ModuleWrap::GetKind(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), kind_); }
-Napi::Value ModuleWrap::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !module_); }
+Napi::Value ModuleWrap::GetKind(const Napi::CallbackInfo& info) {
+  checkReceiver(info, kModuleTag, "NativeModule");
+  return Napi::String::New(info.Env(), kind_); }
+Napi::Value ModuleWrap::GetDisposed(const Napi::CallbackInfo& info) {
+  checkReceiver(info, kModuleTag, "NativeModule");
+  return Napi::Boolean::New(info.Env(), !module_); }
 
 Napi::Value ModuleWrap::GetTraining(const Napi::CallbackInfo& info) {
+  checkReceiver(info, kModuleTag, "NativeModule");
   return guard(info.Env(), [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), Live().is_training()); });
 }
 

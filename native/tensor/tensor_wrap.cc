@@ -2,6 +2,7 @@
 
 #include "common/addon_data.h"
 #include "common/errors.h"
+#include "common/receiver.h"
 #include "tensor/dtype.h"
 
 namespace rk {
@@ -48,7 +49,7 @@ Napi::Object TensorWrap::Wrap(Napi::Env env, torch::Tensor t) {
 }
 
 bool TensorWrap::IsTensor(Napi::Env env, const Napi::Value& v) {
-  return v.IsObject() && v.As<Napi::Object>().InstanceOf(addonData(env).tensorConstructor.Value());
+  return hasTag(v, kTensorTag);
 }
 
 const torch::Tensor& TensorWrap::From(const Napi::Value& v, const std::string& argName) {
@@ -62,6 +63,7 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor
   if (info.Length() != 1 || !info[0].IsExternal() || info[0].As<Napi::External<int>>().Data() != &kInternalToken) {
     throw Napi::TypeError::New(info.Env(), "NativeTensor cannot be constructed directly; use rk.tensor(), rk.zeros() and friends");
   }
+  info.This().As<Napi::Object>().TypeTag(&kTensorTag);
 }
 
 TensorWrap::~TensorWrap() { Release(); }
@@ -88,9 +90,12 @@ Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value TensorWrap::GetDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
+Napi::Value TensorWrap::GetDisposed(const Napi::CallbackInfo& info) {
+  checkReceiver(info, kTensorTag, "NativeTensor");
+  return Napi::Boolean::New(info.Env(), disposed_); }
 
 Napi::Value TensorWrap::GetShape(const Napi::CallbackInfo& info) {
+  checkReceiver(info, kTensorTag, "NativeTensor");
   return guard(info.Env(), [&]() -> Napi::Value {
     const auto& t = Live("shape");
     Napi::Array shape = Napi::Array::New(info.Env(), t.dim());
@@ -100,22 +105,27 @@ Napi::Value TensorWrap::GetShape(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TensorWrap::GetDtype(const Napi::CallbackInfo& info) {
+  checkReceiver(info, kTensorTag, "NativeTensor");
   return guard(info.Env(), [&]() -> Napi::Value { return Napi::String::New(info.Env(), dtypeName(Live("dtype").scalar_type())); });
 }
 
 Napi::Value TensorWrap::GetDevice(const Napi::CallbackInfo& info) {
+  checkReceiver(info, kTensorTag, "NativeTensor");
   return guard(info.Env(), [&]() -> Napi::Value { return Napi::String::New(info.Env(), deviceName(Live("device").device())); });
 }
 
 Napi::Value TensorWrap::GetRequiresGrad(const Napi::CallbackInfo& info) {
+  checkReceiver(info, kTensorTag, "NativeTensor");
   return guard(info.Env(), [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), Live("requiresGrad").requires_grad()); });
 }
 
 Napi::Value TensorWrap::GetIsContiguous(const Napi::CallbackInfo& info) {
+  checkReceiver(info, kTensorTag, "NativeTensor");
   return guard(info.Env(), [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), Live("isContiguous").is_contiguous()); });
 }
 
 Napi::Value TensorWrap::GetNumel(const Napi::CallbackInfo& info) {
+  checkReceiver(info, kTensorTag, "NativeTensor");
   return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), static_cast<double>(Live("numel").numel())); });
 }
 

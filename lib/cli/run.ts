@@ -1,0 +1,363 @@
+// What `reviewkd train` and `reviewkd distill` share: the options, recipe/config/flag merging, the run
+// folder (config.json, the Trainer's logs and checkpoints, student.safetensors, summary.json), and a
+// clean Ctrl-C through the Trainer's AbortSignal.
+import * as fs from 'fs';
+import * as path from 'path';
+
+import type { ImageDataset } from '../data';
+import type { Device } from '../dtype';
+import * as models from '../models';
+import type { Model } from '../models';
+import * as recipes from '../recipes';
+import type { Recipe } from '../recipes';
+import { setNumThreads } from '../runtime';
+import { manualSeed } from '../tensor';
+import { Trainer, METHODS, type Method, type FitResult } from '../train/trainer';
+import type { EpochLog } from '../train/log';
+import type { Schedule } from '../train/schedule';
+import { UsageError, suggest, type OptionSpec, type Parsed } from './args';
+import { DATASETS, loadData } from './data';
+import { loadWeights, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
+
+/** Options of both training commands. */
+export const COMMON_OPTIONS: OptionSpec[] = [
+  { name: 'config', type: 'string', arg: 'file.json|.yaml', help: 'read options from a JSON or YAML file (flags win)', exists: 'file', flagOnly: true },
+  { name: 'recipe', type: 'string', arg: 'name', help: "a named recipe ('reviewkd recipes' lists them); other options override it" },
+  { name: 'data', type: 'string', arg: 'path', help: 'dataset folder or archive (CIFAR-10/100 binary, IDX folder, image folder); format detected', exists: 'any' },
+  { name: 'dataset', type: 'string', choices: DATASETS, help: 'force the format; fashion-mnist needs no --data when installed' },
+  { name: 'image-size', type: 'int', min: 4, max: 4096, help: 'image folders: resize images to n x n' },
+  { name: 'holdout', type: 'number', min: 0, max: 0.9, help: 'image folders without test/: fraction held out for testing (default 0.1)' },
+  { name: 'limit', type: 'int', min: 2, help: 'use only the first n training images' },
+  { name: 'test-limit', type: 'int', min: 1, help: 'use only the first n test images' },
+  { name: 'epochs', type: 'int', min: 1, max: 100000, help: 'epochs (recipes: 240)' },
+  { name: 'batch', type: 'int', min: 2, max: 1 << 20, help: 'batch size (default 128)' },
+  { name: 'lr', type: 'number', min: 0, max: 10, help: 'base learning rate (default 0.1; 0.02 for ShuffleNet/MobileNet students)' },
+  { name: 'momentum', type: 'number', min: 0, max: 1, help: 'SGD momentum (default 0.9)' },
+  { name: 'weight-decay', type: 'number', min: 0, max: 1, help: 'weight decay (default 5e-4)' },
+  { name: 'no-nesterov', type: 'boolean', help: 'plain momentum instead of Nesterov' },
+  { name: 'schedule', type: 'string', choices: ['step', 'cosine', 'constant'], help: 'learning-rate schedule (default step)' },
+  { name: 'milestones', type: 'numbers', min: 0, help: 'step schedule: epochs after which lr *= gamma (default 150,180,210)' },
+  { name: 'gamma', type: 'number', min: 0, max: 1, help: 'step schedule factor (default 0.1)' },
+  { name: 'warmup-epochs', type: 'int', min: 0, help: 'linear lr warm-up epochs (default 0)' },
+  { name: 'no-augment', type: 'boolean', help: 'no random crop / flip' },
+  { name: 'seed', type: 'int', min: 0, max: 2 ** 31 - 1, help: 'seed of the weights, data order and augmentation (default 0)' },
+  { name: 'device', type: 'string', arg: 'cpu|cuda|cuda:N', help: 'where to train (default cpu)' },
+  { name: 'threads', type: 'int', min: 1, max: 1024, help: 'CPU threads for LibTorch' },
+  { name: 'out', type: 'string', arg: 'dir', help: 'run folder (default runs/<timestamp>-<model>)' },
+  { name: 'resume', type: 'boolean', help: 'continue the run in --out from its newest checkpoint' },
+  { name: 'keep-last', type: 'int', min: 0, help: 'epoch checkpoints kept besides best (default 2)' },
+  { name: 'eval-every', type: 'int', min: 0, help: 'evaluate every n epochs (default 1; 0 = only at the end)' },
+  { name: 'progress', type: 'string', choices: ['auto', 'bar', 'lines', 'none'], help: 'progress output on stderr (default auto)' },
+  { name: 'json', type: 'boolean', help: 'print summary.json on stdout when done' },
+];
+
+/** Options of `reviewkd distill` only. */
+export const DISTILL_OPTIONS: OptionSpec[] = [
+  { name: 'student', type: 'string', arg: 'model', help: "student model name ('reviewkd models')" },
+  { name: 'teacher', type: 'string', arg: 'path', help: 'teacher weights: a run folder or a .safetensors file', exists: 'any' },
+  { name: 'teacher-model', type: 'string', arg: 'model', help: 'teacher model name (default: recorded with the weights)' },
+  { name: 'teacher-weights', type: 'string', choices: WHICH_WEIGHTS, help: 'which weights of a teacher run folder (default auto: best, final, latest)' },
+  { name: 'method', type: 'string', choices: METHODS, help: 'distillation method (default reviewkd; vanilla ignores the teacher)' },
+  { name: 'lambda', type: 'number', min: 0, help: "feature-loss weight (default: the pair's published λ, else 1; FitNet 100, AT 1000)" },
+  { name: 'kd-weight', type: 'number', min: 0, help: 'weight of the logit KD term (default 1)' },
+  { name: 'temperature', type: 'number', min: 0.01, max: 1000, help: 'KD temperature (default 4)' },
+  { name: 'kd-warmup', type: 'int', min: 0, help: 'feature-loss warm-up epochs, min(1, epoch/n) (default 20; 0 disables)' },
+  { name: 'teacher-bn', type: 'string', choices: ['eval', 'batch'], help: "teacher BatchNorm: 'eval' running stats (default) or 'batch' (reference CIFAR code; recipes use it)" },
+];
+
+/** Options of `reviewkd train` only. */
+export const TRAIN_OPTIONS: OptionSpec[] = [
+  { name: 'model', type: 'string', arg: 'name', help: "model to train ('reviewkd models')" },
+  { name: 'method', type: 'string', choices: ['vanilla'], help: 'vanilla (cross-entropy); use distill for the rest' },
+];
+
+/** Everything a training run is made from, after merging recipe < config file < flags. */
+interface Resolved {
+  [key: string]: unknown;
+  recipe?: string;
+  student: string;
+  teacher?: string;
+  teacherModel?: string;
+  teacherWeights?: WhichWeights;
+  method: Method;
+  epochs: number;
+  batch?: number;
+  lr?: number;
+  momentum?: number;
+  weightDecay?: number;
+  noNesterov?: boolean;
+  schedule?: string;
+  milestones?: number[];
+  gamma?: number;
+  warmupEpochs?: number;
+  kdWarmup?: number;
+  lambda?: number;
+  kdWeight?: number;
+  temperature?: number;
+  teacherBn?: 'eval' | 'batch';
+  noAugment?: boolean;
+  seed: number;
+  device?: string;
+  out?: string;
+  progress?: string;
+}
+
+/** The summary.json of a run. */
+export interface RunSummary {
+  name: string;
+  command: string;
+  method: Method;
+  student: string;
+  teacher: string | null;
+  dataset: string;
+  /** The data path the run used (so `eval` and `--resume` find it again). */
+  data?: string;
+  epochs: number;
+  /** Epochs actually finished. */
+  epochsDone: number;
+  /** Best test top-1 over epochs (%), the metric the paper reports; null without a test set. */
+  top1: number | null;
+  /** Test top-5 (%) at the best top-1 epoch. */
+  top5: number | null;
+  bestEpoch: number | null;
+  /** Test top-1/top-5 after the last epoch. */
+  final: { top1: number | null; top5: number | null };
+  params: number;
+  /** Mean training throughput over epochs. */
+  imagesPerSecond: number;
+  seconds: number;
+  seed: number;
+  lambda?: number;
+  teacherBN?: 'eval' | 'batch';
+  device: string;
+  aborted: boolean;
+  recipe?: { name: string; paperTop1?: number; paper?: Recipe['paper']; lambdaSource?: Recipe['lambdaSource'] };
+}
+
+function timestamp(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+function checkModel(name: string, option: string): void {
+  try {
+    models.info(name);
+  } catch {
+    throw new UsageError(`${option}: unknown model '${name}'${suggest(name, models.list().map((m) => m.name))}; 'reviewkd models' lists them`);
+  }
+}
+
+/** A recipe by name, as a UsageError naming --recipe when unknown. */
+export function recipeOrUsage(name: string): Recipe {
+  try {
+    return recipes.get(name);
+  } catch {
+    const names = recipes.list().map((r) => r.name);
+    throw new UsageError(`option --recipe: unknown recipe '${name}'${suggest(name, names)}; 'reviewkd recipes' lists them`);
+  }
+}
+
+function checkDevice(d: string): Device {
+  if (!/^(cpu|cuda(:\d+)?)$/.test(d)) throw new UsageError(`option --device must be cpu, cuda or cuda:N; got '${d}'`);
+  return d as Device;
+}
+
+/** Merges recipe < saved config (resume) < config file < flags, and checks what the command needs. */
+function resolve(kind: 'train' | 'distill', parsed: Parsed): Resolved {
+  let v: Record<string, unknown> = { ...parsed.values };
+  if (v.resume) {
+    if (typeof v.out !== 'string') throw new UsageError('option --resume needs --out <run folder> (the run to continue)');
+    const saved = path.join(v.out, 'config.json');
+    if (!fs.existsSync(saved)) throw new UsageError(`option --resume: '${v.out}' is not a run folder of 'reviewkd ${kind}' (no config.json)`);
+    const prev = JSON.parse(fs.readFileSync(saved, 'utf8')) as { command?: string; options?: Record<string, unknown> };
+    if (prev.command && prev.command !== kind) throw new UsageError(`option --resume: '${v.out}' is a 'reviewkd ${prev.command}' run; resume it with that command`);
+    v = { ...(prev.options ?? {}), ...v };
+  }
+  if (typeof v.recipe === 'string') {
+    const r = recipeOrUsage(v.recipe);
+    if (r.kind !== kind) {
+      throw new UsageError(`option --recipe: '${r.name}' is a '${r.kind}' recipe; use 'reviewkd ${r.kind} --recipe ${r.name}'`);
+    }
+    const fromRecipe: Record<string, unknown> = {
+      recipe: r.name,
+      [kind === 'train' ? 'model' : 'student']: r.student,
+      ...(r.teacher ? { teacherModel: r.teacher } : {}),
+      method: r.method,
+      epochs: r.epochs,
+      batch: r.batchSize,
+      lr: r.lr,
+      momentum: r.momentum,
+      noNesterov: !r.nesterov,
+      weightDecay: r.weightDecay,
+      schedule: r.schedule.type,
+      milestones: r.schedule.milestones,
+      gamma: r.schedule.gamma,
+      ...(kind === 'distill' ? { kdWarmup: r.kdWarmupEpochs, lambda: r.lambda, teacherBn: r.teacherBN } : {}),
+    };
+    v = { ...fromRecipe, ...Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined)) };
+  }
+  const student = (kind === 'train' ? v.model : v.student) as string | undefined;
+  if (!student) throw new UsageError(kind === 'train' ? 'option --model (or --recipe) is required' : 'option --student (or --recipe) is required');
+  checkModel(student, kind === 'train' ? 'option --model' : 'option --student');
+  if (kind === 'distill' && v.method !== 'vanilla') {
+    if (typeof v.teacher !== 'string') throw new UsageError('option --teacher (a run folder or .safetensors file of the trained teacher) is required');
+    if (typeof v.teacherModel === 'string') checkModel(v.teacherModel, 'option --teacher-model');
+  }
+  if (v.epochs === undefined) throw new UsageError('option --epochs (or --recipe) is required');
+  if (typeof v.device === 'string') checkDevice(v.device);
+  const milestones = v.milestones as number[] | undefined;
+  if (milestones?.some((m) => !Number.isInteger(m))) throw new UsageError(`option --milestones must list whole epochs; got ${milestones.join(',')}`);
+  return {
+    ...v,
+    student,
+    method: (v.method as Method | undefined) ?? (kind === 'train' ? 'vanilla' : 'reviewkd'),
+    epochs: v.epochs as number,
+    seed: (v.seed as number | undefined) ?? 0,
+  } as Resolved;
+}
+
+function meanRate(history: EpochLog[]): number {
+  return history.length ? history.reduce((s, h) => s + h.imagesPerSecond, 0) / history.length : 0;
+}
+
+/** Builds the summary.json object of a finished (or interrupted) run. */
+function summarize(name: string, kind: string, o: Resolved, datasetName: string, dataPath: string | undefined, student: Model, trainer: Trainer, r: FitResult, wallSeconds: number): RunSummary {
+  const h = r.history;
+  const last = h[h.length - 1];
+  const bestRecord = r.best ? h.find((x) => x.epoch === r.best?.epoch) : undefined;
+  const recipe = o.recipe ? recipes.get(o.recipe) : undefined;
+  return {
+    name,
+    command: kind,
+    method: o.method,
+    student: o.student,
+    teacher: o.method === 'vanilla' ? null : (trainer.options.teacher?.name ?? null),
+    dataset: datasetName,
+    ...(dataPath ? { data: dataPath } : {}),
+    epochs: o.epochs,
+    epochsDone: h.length,
+    top1: r.best?.top1 ?? null,
+    top5: bestRecord?.testTop5 ?? null,
+    bestEpoch: r.best?.epoch ?? null,
+    final: { top1: last?.testTop1 ?? null, top5: last?.testTop5 ?? null },
+    params: student.numParameters(),
+    imagesPerSecond: meanRate(h),
+    seconds: last?.elapsed ?? wallSeconds,
+    seed: o.seed,
+    ...(o.method !== 'vanilla' ? { lambda: trainer.lambda, teacherBN: o.teacherBn ?? 'eval' } : {}),
+    device: trainer.device,
+    aborted: r.aborted,
+    ...(recipe ? { recipe: { name: recipe.name, paperTop1: recipe.paperTop1, ...(recipe.paper ? { paper: recipe.paper } : {}), ...(recipe.lambdaSource ? { lambdaSource: recipe.lambdaSource } : {}) } } : {}),
+  };
+}
+
+/** Runs `reviewkd train` / `reviewkd distill`; resolves to the exit code. */
+export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Promise<number> {
+  const o = resolve(kind, parsed);
+  if (typeof o.threads === 'number') setNumThreads(o.threads);
+  const device = (o.device as Device | undefined) ?? 'cpu';
+
+  const loaded = await loadData({
+    data: o.data as string | undefined,
+    dataset: o.dataset as string | undefined,
+    imageSize: o.imageSize as number | undefined,
+    holdout: o.holdout as number | undefined,
+    limit: o.limit as number | undefined,
+    testLimit: o.testLimit as number | undefined,
+    seed: o.seed,
+  });
+  const train = loaded.train as ImageDataset;
+  if (!train) throw new UsageError(`option --data: '${loaded.path}' has no training images`);
+  if (o.recipe && loaded.format !== recipes.get(o.recipe).dataset) {
+    process.stderr.write(`reviewkd: note: recipe ${o.recipe} is a ${recipes.get(o.recipe).dataset} recipe; the data is ${loaded.format}\n`);
+  }
+
+  manualSeed(o.seed);
+  const shape = { numClasses: train.numClasses, inChannels: train.channels };
+  const student = models.create(o.student, shape);
+  let teacher: Model | undefined;
+  if (kind === 'distill' && o.method !== 'vanilla') {
+    const src = resolveWeights(o.teacher as string, 'option --teacher', (o.teacherWeights as WhichWeights | undefined) ?? 'auto');
+    const teacherName = o.teacherModel ?? src.model;
+    if (!teacherName) throw new UsageError(`option --teacher-model is required: '${src.file}' does not record which model it holds`);
+    checkModel(teacherName, 'option --teacher-model');
+    teacher = models.create(teacherName, shape);
+    loadWeights(teacher, src, 'option --teacher');
+    o.teacherModel = teacherName;
+  }
+
+  const out = path.resolve(o.out ?? path.join('runs', `${timestamp()}-${o.student}`));
+  const name = path.basename(out);
+  if (!o.resume && fs.existsSync(path.join(out, 'log.jsonl'))) {
+    throw new UsageError(`option --out: '${out}' already holds a run (log.jsonl); pass --resume to continue it or choose another --out`);
+  }
+  fs.mkdirSync(out, { recursive: true });
+  // The resolved options, so --resume (and anyone reading the folder) knows how the run was made.
+  const saved: Record<string, unknown> = { ...o, out, data: loaded.path, dataset: loaded.format };
+  delete saved.resume;
+  delete saved.config;
+  fs.writeFileSync(path.join(out, 'config.json'), `${JSON.stringify({ command: kind, argv: process.argv.slice(2), options: saved }, null, 2)}\n`);
+
+  const schedule: Schedule = o.schedule === 'cosine' ? { type: 'cosine' } : o.schedule === 'constant' ? { type: 'constant' } : { type: 'step', ...(o.milestones ? { milestones: o.milestones } : {}), ...(o.gamma !== undefined ? { gamma: o.gamma } : {}) };
+  const trainer = await Trainer.create({
+    student,
+    ...(teacher ? { teacher } : {}),
+    method: o.method,
+    train,
+    ...(loaded.test ? { test: loaded.test } : {}),
+    device,
+    ...(o.lambda !== undefined ? { lambda: o.lambda } : {}),
+    ...(o.kdWeight !== undefined ? { kdWeight: o.kdWeight } : {}),
+    ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+    ...(o.teacherBn ? { teacherBN: o.teacherBn } : {}),
+    ...(o.noAugment ? { augment: false as const } : {}),
+    ...(o.momentum !== undefined ? { momentum: o.momentum } : {}),
+    ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
+    nesterov: !o.noNesterov,
+    seed: o.seed,
+  });
+
+  // Ctrl-C: the first one stops after the current step (checkpoint written); a second one exits now.
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\nreviewkd: interrupted; stopping after this step and writing a checkpoint (Ctrl-C again to quit now)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const started = Date.now();
+  let result: FitResult;
+  try {
+    result = await trainer.fit({
+      epochs: o.epochs,
+      ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
+      ...(o.lr !== undefined ? { lr: o.lr } : {}),
+      schedule,
+      ...(o.warmupEpochs !== undefined ? { warmupEpochs: o.warmupEpochs } : {}),
+      ...(o.kdWarmup !== undefined ? { kdWarmupEpochs: o.kdWarmup } : {}),
+      ...(o.evalEvery !== undefined ? { evaluateEvery: o.evalEvery as number } : {}),
+      ...(o.keepLast !== undefined ? { keepLast: o.keepLast as number } : {}),
+      runDir: out,
+      resume: Boolean(o.resume),
+      signal: controller.signal,
+      progress: (o.progress as 'auto' | 'bar' | 'lines' | 'none' | undefined) ?? 'auto',
+    });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+  if (!result.aborted) trainer.exportStudent(path.join(out, 'student.safetensors'), { model: o.student, ...(o.recipe ? { recipe: o.recipe } : {}) });
+  const summary = summarize(name, kind, o, loaded.format, loaded.path, student, trainer, result, (Date.now() - started) / 1000);
+  fs.writeFileSync(path.join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  trainer.dispose();
+  if (parsed.values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else {
+    const acc = summary.top1 === null ? 'no test set' : `best top-1 ${summary.top1.toFixed(2)}% (epoch ${(summary.bestEpoch ?? 0) + 1}), top-5 ${summary.top5?.toFixed(2)}%`;
+    const paper = summary.recipe?.paperTop1 !== undefined ? `; paper ${summary.recipe.paperTop1.toFixed(2)}%` : '';
+    process.stdout.write(`${result.aborted ? 'interrupted' : 'done'}: ${out}\n  ${summary.student}${summary.teacher ? ` <- ${summary.teacher} (${summary.method})` : ''}: ${acc}${paper}; ${summary.imagesPerSecond.toFixed(0)} img/s, ${summary.seconds.toFixed(1)} s\n`);
+    if (result.aborted) process.stdout.write(`  continue with: reviewkd ${kind} --resume --out ${out}\n`);
+  }
+  return result.aborted ? 130 : 0;
+}

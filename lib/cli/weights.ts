@@ -1,0 +1,117 @@
+// Where a model's weights come from on the command line: a run folder (best.safetensors, the final
+// student.safetensors, or the newest checkpoint's `student.*` tensors) or a safetensors file.
+import * as fs from 'fs';
+import * as path from 'path';
+
+import type { Model } from '../models';
+import { listCheckpoints } from '../train/checkpoint';
+import { UsageError } from './args';
+
+/** Which weights of a run folder to use. 'auto': best, else final, else the newest checkpoint. */
+export type WhichWeights = 'auto' | 'best' | 'final' | 'latest';
+export const WHICH_WEIGHTS: readonly WhichWeights[] = ['auto', 'best', 'final', 'latest'];
+
+/** A resolved weights file. */
+export interface WeightsSource {
+  file: string;
+  /** Key prefix to select and strip ('student.' inside training checkpoints). */
+  prefix?: string;
+  /** The zoo name recorded with the weights, when known. */
+  model?: string;
+  /** What was picked, for messages and summaries. */
+  kind: 'best' | 'final' | 'checkpoint' | 'file';
+  /** The run folder, when the weights come from one. */
+  runDir?: string;
+}
+
+/** The `__metadata__` of a safetensors file, read from its header only (no tensors loaded). */
+export function safetensorsMetadata(file: string): Record<string, string> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    if (fs.readSync(fd, head, 0, 8, 0) !== 8) return {};
+    const len = Number(head.readBigUInt64LE(0));
+    if (len <= 0 || len > 100 * 1024 * 1024) return {};
+    const json = Buffer.alloc(len);
+    fs.readSync(fd, json, 0, len, 8);
+    const header = JSON.parse(json.toString('utf8')) as { __metadata__?: Record<string, string> };
+    return header.__metadata__ ?? {};
+  } catch {
+    return {};
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** summary.json or config.json of a run folder, when present. */
+export function readRunJson(dir: string, name: 'summary.json' | 'config.json'): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+function runModel(dir: string): string | undefined {
+  for (const f of ['summary.json', 'config.json'] as const) {
+    const j = readRunJson(dir, f);
+    const s = j?.student ?? j?.model;
+    if (typeof s === 'string') return s;
+  }
+  return undefined;
+}
+
+function fromFile(file: string, runDir?: string, kind: WeightsSource['kind'] = 'file'): WeightsSource {
+  const meta = safetensorsMetadata(file);
+  if (meta.format === 'reviewkd-checkpoint') {
+    // A training checkpoint: the sidecar names the student.
+    let model: string | undefined;
+    try {
+      const side = JSON.parse(fs.readFileSync(file.replace(/\.safetensors$/, '.json'), 'utf8')) as { student?: string };
+      model = side.student;
+    } catch {
+      model = undefined;
+    }
+    return { file, prefix: 'student.', model: model ?? runModel(path.dirname(file)), kind: 'checkpoint', runDir: runDir ?? path.dirname(file) };
+  }
+  const model = meta.model && meta.model !== 'torchscript' ? meta.model : runDir ? runModel(runDir) : runModel(path.dirname(file));
+  return { file, ...(model ? { model } : {}), kind, ...(runDir ? { runDir } : {}) };
+}
+
+/**
+ * Resolves `p` (a run folder or a .safetensors file) to the weights to load. `option` names the flag
+ * in errors (e.g. '--teacher').
+ */
+export function resolveWeights(p: string, option: string, which: WhichWeights = 'auto'): WeightsSource {
+  if (!fs.existsSync(p)) throw new UsageError(`${option}: '${p}' does not exist (pass a run folder or a .safetensors file)`);
+  if (fs.statSync(p).isFile()) {
+    if (!p.endsWith('.safetensors')) throw new UsageError(`${option}: '${p}' is not a .safetensors file or a run folder`);
+    return fromFile(p);
+  }
+  const best = path.join(p, 'best.safetensors');
+  const final = path.join(p, 'student.safetensors');
+  const tryBest = () => (fs.existsSync(best) ? fromFile(best, p, 'best') : undefined);
+  const tryFinal = () => (fs.existsSync(final) ? fromFile(final, p, 'final') : undefined);
+  const tryLatest = () => {
+    const newest = listCheckpoints(p)[0];
+    if (!newest) return undefined;
+    const src = fromFile(path.join(p, path.basename(newest.meta.tensors)), p);
+    return { ...src, model: (newest.meta.student as string | undefined) ?? src.model };
+  };
+  const order = { auto: [tryBest, tryFinal, tryLatest], best: [tryBest], final: [tryFinal], latest: [tryLatest] }[which];
+  for (const f of order) {
+    const found = f();
+    if (found) return found;
+  }
+  const wanted = { auto: 'best.safetensors, student.safetensors or a checkpoint', best: 'best.safetensors', final: 'student.safetensors', latest: 'a checkpoint' }[which];
+  throw new UsageError(`${option}: run folder '${p}' has no ${wanted}`);
+}
+
+/** Loads `src` into `model` (strict: every parameter must be there with the right shape). */
+export function loadWeights(model: Model, src: WeightsSource, option: string): void {
+  try {
+    model.load(src.file, src.prefix ? { prefix: src.prefix } : {});
+  } catch (err) {
+    throw new UsageError(`${option}: the weights in '${src.file}' do not fit model '${model.name}'${src.model && src.model !== model.name ? ` (they were saved from '${src.model}')` : ''}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+'use strict';
+// npm run bench: img/s of the full ReviewKD distillation step per paper pair, the student-only step and
+// the teacher forward alone, in plain fp32 and with the fast paths (channels-last, bf16 autocast), next
+// to the reference PyTorch figures of the speed issue; then the cost of a native call.
+//   node scripts/bench.js [--device cpu|cuda] [--pair resnet56-resnet20 ...] [--batch 64 ...]
+//                         [--steps 8] [--repeats 3] [--modes fp32,fast] [--json] [--quick]
+const { parseArgs } = require('util');
+const { spawnSync } = require('child_process');
+const path = require('path');
+const rk = require('..');
+
+// The reference ReviewKD implementation, as measured in the speed issue (img/s).
+const REFERENCE = {
+  cpu: { 'resnet56-resnet20@64': 235, 'resnet32x4-resnet8x4@64': 29 },
+  'H100 80GB': {
+    'resnet56-resnet20@128': 5621, 'resnet56-resnet20@512': 8685, 'wrn-40-2-wrn-16-2@128': 5011,
+    'resnet32x4-resnet8x4@128': 3245, 'resnet32x4-resnet8x4@512': 3831, 'resnet34-resnet18@256': 2041,
+  },
+};
+
+const { values } = parseArgs({
+  options: {
+    device: { type: 'string', default: 'cpu' },
+    pair: { type: 'string', multiple: true },
+    batch: { type: 'string', multiple: true },
+    steps: { type: 'string' },
+    repeats: { type: 'string' },
+    modes: { type: 'string', default: 'fp32,fast' },
+    json: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+  },
+});
+
+(async () => {
+  const quick = values.quick;
+  const modes = values.modes.split(',');
+  const reports = [];
+  for (const mode of modes) {
+    const fast = mode === 'fast';
+    const report = await rk.bench.runBench({
+      device: values.device,
+      pairs: values.pair ?? (quick ? ['resnet56-resnet20'] : undefined),
+      batchSizes: values.batch ? values.batch.map(Number) : quick ? [16] : undefined,
+      steps: values.steps ? Number(values.steps) : quick ? 2 : undefined,
+      repeats: values.repeats ? Number(values.repeats) : quick ? 1 : undefined,
+      channelsLast: fast,
+      autocast: fast ? 'bf16' : false,
+      onResult: (r) => {
+        if (!values.json) process.stderr.write(`  measured ${mode} ${r.pair} @${r.batchSize}\n`);
+      },
+    });
+    reports.push({ mode, ...report });
+  }
+  const overhead = spawnSync(process.execPath, [path.join(__dirname, 'bench-call-overhead.js'), '--json'], { encoding: 'utf8' });
+  const callOverhead = overhead.status === 0 ? JSON.parse(overhead.stdout).nsPerCall : null;
+  if (values.json) {
+    console.log(JSON.stringify({ reports, callOverheadNs: callOverhead }, null, 2));
+    return;
+  }
+  const first = reports[0];
+  console.log(`LibTorch ${first.libtorch} (${first.variant}), device ${first.device}, ${first.threads} threads, method ${first.method}`);
+  console.log('mode  pair                      batch  distill img/s  student img/s  teacher fwd img/s  reference img/s  speed-up');
+  for (const rep of reports) {
+    for (const r of rep.results) {
+      const refTable = rep.device === 'cpu' ? REFERENCE.cpu : {};
+      const ref = refTable[`${r.pair}@${r.batchSize}`];
+      console.log(
+        `${rep.mode.padEnd(5)} ${r.pair.padEnd(25)} ${String(r.batchSize).padStart(5)}  ${r.distillImagesPerSecond.toFixed(0).padStart(13)}  ${r.studentImagesPerSecond.toFixed(0).padStart(13)}  ${r.teacherForwardImagesPerSecond.toFixed(0).padStart(17)}  ${ref ? String(ref).padStart(15) : '              -'}  ${ref ? `${(r.distillImagesPerSecond / ref).toFixed(2)}x` : '-'}`,
+      );
+    }
+  }
+  if (callOverhead) {
+    console.log('\ncost of a native call (ns):');
+    for (const [k, v] of Object.entries(callOverhead)) console.log(`  ${k.padEnd(48)} ${v.toFixed(0).padStart(8)}`);
+  }
+})().catch((err) => {
+  console.error(err.stack || err.message);
+  process.exit(1);
+});

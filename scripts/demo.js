@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+'use strict';
+// npm run demo: distils a small student from the Fashion-MNIST teacher shipped in demo/, and compares,
+// on the same budget, the student trained alone, with KD and with ReviewKD. Ends with a table and a
+// report folder (HTML + PNG plots).
+//   node scripts/demo.js [--seeds 1,2,3] [--subset 5000] [--epochs 4] [--out demo-output] [--student resnet8]
+const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { parseArgs } = require('util');
+const rk = require('..');
+
+const root = path.resolve(__dirname, '..');
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '1' },
+    subset: { type: 'string', default: '5000' },
+    epochs: { type: 'string', default: '4' },
+    student: { type: 'string', default: 'resnet8' },
+    lambda: { type: 'string' },
+    methods: { type: 'string', default: 'vanilla,kd,reviewkd' },
+    out: { type: 'string', default: path.join(root, 'demo-output') },
+  },
+});
+
+function log(msg) {
+  process.stderr.write(`${msg}\n`);
+}
+
+/** Finds Fashion-MNIST, installing the Debian package when apt is usable. */
+function ensureFashionMnist() {
+  let dir = rk.data.findFashionMnist();
+  if (dir) return dir;
+  const canApt = process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (canApt) {
+    log('demo: Fashion-MNIST not found; installing the Debian package dataset-fashion-mnist ...');
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    spawnSync('apt-get', ['install', '-y', '-qq', 'dataset-fashion-mnist'], { stdio: 'inherit' });
+    dir = rk.data.findFashionMnist();
+    if (dir) return dir;
+  }
+  throw new Error(
+    'demo: Fashion-MNIST is needed. On Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist` (puts it in /usr/share/datasets/fashion-mnist); ' +
+      "elsewhere, when online: `node -e \"require('reviewkd').data.download('fashion-mnist', 'data/fashion-mnist')\"` and set REVIEWKD_FASHION_MNIST=data/fashion-mnist.",
+  );
+}
+
+/** The first `count` images of a seeded shuffle (the same subset for every method). */
+function subset(ds, count, seed) {
+  const order = new rk.data.BatchSampler(ds.count, { batchSize: 1, seed }).order(0).slice(0, count);
+  const px = ds.channels * ds.height * ds.width;
+  const images = new Uint8Array(count * px);
+  const labels = new Int32Array(count);
+  order.forEach((src, i) => {
+    images.set(ds.images.subarray(src * px, (src + 1) * px), i * px);
+    labels[i] = ds.labels[src];
+  });
+  return { ...ds, name: `${ds.name}-subset${count}`, images, labels, count };
+}
+
+function loadTeacher() {
+  const record = JSON.parse(fs.readFileSync(path.join(root, 'demo', 'teacher.json'), 'utf8'));
+  const file = path.join(root, 'demo', record.file);
+  const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  if (sha !== record.sha256) throw new Error(`demo: ${file} has SHA-256 ${sha}, but demo/teacher.json records ${record.sha256}`);
+  const teacher = rk.models.create(record.model, { numClasses: 10, inChannels: 1 });
+  teacher.load(file);
+  return { teacher, record };
+}
+
+(async () => {
+  const started = Date.now();
+  const dataDir = process.env.REVIEWKD_FASHION_MNIST || ensureFashionMnist();
+  const fullTrain = await rk.data.loadMnist(dataDir, { kind: 'fashion-mnist', split: 'train' });
+  const test = await rk.data.loadMnist(dataDir, { kind: 'fashion-mnist', split: 'test' });
+  const { teacher, record } = loadTeacher();
+  const seeds = values.seeds.split(',').map(Number);
+  const epochs = Number(values.epochs);
+  const methods = values.methods.split(',');
+  log(`demo: teacher ${record.model} (${record.parameters.toLocaleString('en-US')} parameters, trained by \`${record.command}\`), student ${values.student}; ` +
+    `${values.subset} training images, ${epochs} epochs, methods ${methods.join(', ')}, seed(s) ${seeds.join(', ')}`);
+
+  const teacherEval = await rk.train.Trainer.create({ student: teacher, train: subset(fullTrain, 64, 0), test });
+  const teacherTop1 = (await teacherEval.evaluate()).top1;
+  teacherEval.dispose();
+  log(`demo: teacher top-1 on the 10,000 test images: ${teacherTop1.toFixed(2)}%`);
+
+  const runs = [];
+  for (const seed of seeds) {
+    const train = subset(fullTrain, Number(values.subset), seed);
+    for (const method of methods) {
+      const runDir = path.join(values.out, 'runs', `${method}-seed${seed}`);
+      fs.rmSync(runDir, { recursive: true, force: true });
+      rk.manualSeed(seed);
+      const student = rk.models.create(values.student, { numClasses: 10, inChannels: 1 });
+      const trainer = await rk.train.Trainer.create({
+        student,
+        teacher: method === 'vanilla' ? undefined : teacher,
+        method,
+        train,
+        test,
+        seed,
+        augment: { padding: 2, flip: true },
+        ...(values.lambda ? { lambda: Number(values.lambda) } : {}),
+      });
+      const t0 = Date.now();
+      const { history } = await trainer.fit({
+        epochs, batchSize: 64, lr: 0.1, schedule: { type: 'cosine' }, kdWarmupEpochs: 1, runDir, progress: 'auto', keepLast: 1,
+      });
+      const seconds = (Date.now() - t0) / 1000;
+      const last = history[history.length - 1];
+      const summary = {
+        name: `${values.student} ${method} (seed ${seed})`,
+        command: `node scripts/demo.js ${process.argv.slice(2).join(' ')}`.trim(),
+        method,
+        student: values.student,
+        teacher: method === 'vanilla' ? null : record.model,
+        dataset: train.name,
+        epochs,
+        seed,
+        top1: last.testTop1,
+        top5: last.testTop5,
+        params: student.numParameters(),
+        imagesPerSecond: history.reduce((s, h) => s + h.imagesPerSecond, 0) / history.length,
+        seconds,
+        lambda: trainer.lambda,
+      };
+      fs.writeFileSync(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+      runs.push({ ...summary, runDir });
+      trainer.dispose();
+      student.dispose();
+    }
+  }
+
+  const rows = methods.map((method) => {
+    const rs = runs.filter((r) => r.method === method);
+    const top = rs.map((r) => r.top1);
+    const mean = top.reduce((a, b) => a + b, 0) / top.length;
+    const std = Math.sqrt(top.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, top.length - 1));
+    return { method, mean, std, n: top.length, params: rs[0].params, rate: rs.reduce((a, r) => a + r.imagesPerSecond, 0) / rs.length, seconds: rs.reduce((a, r) => a + r.seconds, 0) / rs.length };
+  });
+  console.log(`\nFashion-MNIST, ${values.subset} training images, ${epochs} epochs, test on 10,000 images; teacher ${record.model}: ${teacherTop1.toFixed(2)}%`);
+  console.log('method     student   top-1 (%)          parameters  img/s   time (s)');
+  for (const r of rows) {
+    const acc = r.n > 1 ? `${r.mean.toFixed(2)} ± ${r.std.toFixed(2)} (n=${r.n})` : r.mean.toFixed(2);
+    console.log(`${r.method.padEnd(10)} ${values.student.padEnd(9)} ${acc.padEnd(18)} ${String(r.params).padStart(10)}  ${r.rate.toFixed(0).padStart(5)}  ${r.seconds.toFixed(1).padStart(8)}`);
+  }
+  const reportDir = path.join(values.out, 'report');
+  const report = await rk.report.writeReport(reportDir, runs.map((r) => r.runDir), { title: 'reviewkd demo: Fashion-MNIST' });
+  fs.writeFileSync(path.join(values.out, 'results.json'), `${JSON.stringify({ teacher: { ...record, history: undefined, top1: teacherTop1 }, rows, runs }, null, 2)}\n`);
+  console.log(`\nreport: ${report.html}\ntotal time: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+})().catch((err) => {
+  console.error(err.message);
+  process.exit(1);
+});

@@ -1,0 +1,110 @@
+'use strict';
+// Boundary fuzzing of the whole public API (and the raw native bindings under it): every exported
+// function, method and getter with wrong types, wrong ranks, negative/huge sizes, NaN/Infinity, empty
+// arrays, disposed tensors and modules, 'cuda' devices, and concurrent calls on one trainer. The cases
+// (test/fuzz/boundary-cases.js) run in a child process so that a native crash or a hang is caught and
+// reported with the case's name; the child is restarted after the failing case so one run finds all.
+const assert = require('assert');
+const { spawn } = require('child_process');
+const path = require('path');
+
+const CHILD = path.join(__dirname, 'fuzz', 'boundary-child.js');
+// A stuck case (sync hang) is killed after this long without output.
+const HANG_MS = 20000;
+// Address-space cap for the child: a case that allocates without bound fails inside the child instead of
+// taking the machine's memory.
+const ADDRESS_SPACE_KB = 8 * 1024 * 1024;
+
+function runChild(start) {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', `ulimit -v ${ADDRESS_SPACE_KB} && exec "${process.execPath}" "${CHILD}" ${start}`], {
+      cwd: path.join(__dirname, '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let buffered = '';
+    let last = null; // [index, name] of the case started last and not finished
+    let summary = null;
+    let hung = false;
+    let stderr = '';
+    const unhandled = [];
+    let watchdog;
+    const arm = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        hung = true;
+        child.kill('SIGKILL');
+      }, HANG_MS);
+    };
+    arm();
+    child.stdout.on('data', (chunk) => {
+      arm();
+      buffered += chunk;
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line.startsWith('S ')) {
+          const m = /^S (\d+) (.*)$/.exec(line);
+          last = [Number(m[1]), m[2]];
+        } else if (line.startsWith('E ')) {
+          last = null;
+        } else if (line.startsWith('SUMMARY ')) {
+          summary = JSON.parse(line.slice(8));
+        } else if (line.startsWith('U ')) {
+          unhandled.push(line.slice(2));
+        } else if (line.startsWith('FATAL')) {
+          stderr += line;
+        }
+      }
+    });
+    child.stderr.on('data', (d) => {
+      stderr = (stderr + d).slice(-4000);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(watchdog);
+      resolve({ code, signal, last, summary, hung, stderr, unhandled });
+    });
+  });
+}
+
+describe('reliability: boundary fuzz of every export (child process)', function () {
+  this.timeout(600000);
+
+  it('every case ends in a JS exception or a normal result: no crash, no hang', async () => {
+    const started = Date.now();
+    const failures = [];
+    const unhandled = [];
+    let start = 0;
+    let summary = null;
+    let tried = 0;
+    for (let round = 0; round < 40; round++) {
+      const r = await runChild(start);
+      unhandled.push(...r.unhandled);
+      if (r.summary && r.code === 0) {
+        summary = r.summary;
+        tried += r.summary.ran;
+        break;
+      }
+      if (!r.last) {
+        assert.fail(`the fuzz child failed outside any case (exit ${r.code}, signal ${r.signal}): ${r.stderr}`);
+      }
+      const [index, name] = r.last;
+      tried += index - start + 1;
+      failures.push(`case ${index} '${name}': ${r.hung ? `hung (no output for ${HANG_MS / 1000} s)` : `process died (exit ${r.code}, signal ${r.signal})`} ${r.stderr.split('\n').filter(Boolean).slice(-2).join(' | ')}`);
+      start = index + 1;
+    }
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(`      boundary fuzz: ${tried} cases tried in ${seconds} s; ${summary ? `${summary.threw} threw (${JSON.stringify(summary.byType)}), ${summary.returned} returned` : 'no summary'}`);
+    if (summary) {
+      const raw = Object.entries(summary.rawMessages);
+      console.log(`      ${raw.length} call sites answered some bad input with a raw JS engine message (not naming the argument):`);
+      for (const [k, count] of raw.slice(0, 60)) console.log(`        ${count}x ${k}`);
+    }
+    assert.ok(summary, `the fuzz never finished: ${failures.join('\n')}`);
+    assert.deepStrictEqual(failures, [], `native crashes or hangs:\n  ${failures.join('\n  ')}`);
+    assert.deepStrictEqual(summary.nonErrorThrows, [], 'cases that threw something other than an Error');
+    assert.deepStrictEqual(summary.timeouts, [], 'async cases that never settled');
+    assert.deepStrictEqual(unhandled, [], 'unhandled promise rejections in the child');
+    assert.ok(tried >= 10000, `enough cases ran (${tried})`);
+  });
+});
