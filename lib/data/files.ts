@@ -18,6 +18,8 @@ export function isGzip(bytes: Uint8Array): boolean {
  * A file named *.gz that is not gzip data, or corrupt/truncated gzip data, is a DataFormatError.
  */
 export async function readMaybeGzip(file: string): Promise<Buffer> {
+  // Only regular files: reading a FIFO would wait forever, a device (/dev/zero) would never end.
+  if ((await statKind(file)) !== 'file') throw new DataFormatError(file, null, 'not a regular file');
   const raw = await fsp.readFile(file);
   if (!isGzip(raw)) {
     if (file.endsWith('.gz')) throw new DataFormatError(file, 0, `not gzip data (the first bytes are not 1f 8b)`);

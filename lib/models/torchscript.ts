@@ -1,4 +1,6 @@
 // Import of users' own networks as TorchScript files (torch.jit.save output).
+import { statSync } from 'fs';
+
 import { native } from '../native';
 import type { Device } from '../dtype';
 import { Model } from './model';
@@ -35,5 +37,14 @@ export function loadTorchScript(path: string, options: TorchScriptOptions): Mode
         'Load only files you trust, and say so with {trustCode: true}.',
     );
   }
+  // Only regular files: opening a FIFO would block the thread, a device would never end.
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    // missing: the native loader reports it with its own message
+    isFile = true;
+  }
+  if (!isFile) throw new Error(`models.loadTorchScript: '${path}' is not a regular file`);
   return new Model(native().torchScriptLoad(path, true, options.device ?? null));
 }

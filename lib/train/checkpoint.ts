@@ -10,6 +10,9 @@ import type { Tensor } from '../tensor';
 
 export const CHECKPOINT_FORMAT = 1;
 
+/** Names of the tensors files the trainer writes (epoch-0003.safetensors, interrupted-0001.safetensors, ...). */
+const CHECKPOINT_TENSORS = /^(epoch|interrupted|step)-\d+\.safetensors$/;
+
 /** What a sidecar holds besides the tensors. */
 export interface CheckpointMeta {
   format: number;
@@ -104,7 +107,8 @@ export function removeOrphans(dir: string): string[] {
   const sidecars = new Set(files.filter((f) => f.endsWith('.json') && !f.startsWith('.')).map((f) => f.slice(0, -5)));
   for (const f of files) {
     const orphanTemp = f.startsWith('.') && f.includes('.tmp-');
-    const orphanTensors = f.endsWith('.safetensors') && !sidecars.has(f.slice(0, -'.safetensors'.length));
+    // Only the trainer's own checkpoint names: best.safetensors and users' weights in runDir have no sidecar.
+    const orphanTensors = CHECKPOINT_TENSORS.test(f) && !sidecars.has(f.slice(0, -'.safetensors'.length));
     if (orphanTemp || orphanTensors) {
       fs.rmSync(path.join(dir, f), { force: true });
       removed.push(f);

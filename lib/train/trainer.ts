@@ -88,6 +88,8 @@ export interface FitOptions {
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
   /** Stops after the current step, writing a checkpoint first when runDir is set. */
   signal?: AbortSignal;
+  /** Also checkpoint every N steps within an epoch (step-<globalStep>, keepLast of them kept); default 0 = only at epoch ends. */
+  checkpointEvery?: number;
   progress?: ProgressMode;
 }
 
@@ -354,6 +356,8 @@ export class Trainer {
   /** Trains for `epochs` epochs (or the rest of them, when resuming). */
   async fit(options: FitOptions): Promise<FitResult> {
     if (typeof options !== 'object' || options === null) throw new TypeError("Trainer.fit: argument 'options' must be an object with at least {epochs}");
+    // Before anything touches the run folder or the weights (resume loads a checkpoint into the student).
+    if (this.running) this.enter('fit');
     const epochs = options.epochs;
     if (!Number.isInteger(epochs) || epochs < 1) fail(`fit: option 'epochs' must be a positive integer; got ${String(epochs)}`);
     const batchSize = options.batchSize ?? 128;
@@ -366,10 +370,13 @@ export class Trainer {
     const statsEvery = options.statsEvery ?? 50;
     const evaluateEvery = options.evaluateEvery ?? 1;
     const keepLast = options.keepLast ?? 2;
+    if (!Number.isInteger(keepLast) || keepLast < 1) fail(`fit: option 'keepLast' must be an integer >= 1 (the newest checkpoint is always kept); got ${String(keepLast)}`);
     const maxBadSteps = options.maxBadSteps ?? 10;
     if (!Number.isInteger(maxBadSteps) || maxBadSteps < 1) fail(`fit: option 'maxBadSteps' must be a positive integer; got ${String(maxBadSteps)}`);
     const runDir = options.runDir;
     if (options.resume && !runDir) fail("fit: option 'resume' needs 'runDir'");
+    const checkpointEvery = options.checkpointEvery ?? 0;
+    if (!Number.isInteger(checkpointEvery) || checkpointEvery < 0) fail(`fit: option 'checkpointEvery' must be an integer >= 0; got ${String(checkpointEvery)}`);
 
     const sampler = new BatchSampler(this.options.train.count, { batchSize, seed: this.options.seed ?? 0, dropLast: options.dropLast ?? false });
     const logger = new RunLogger(runDir, options.progress ?? 'auto', `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`);
@@ -388,7 +395,7 @@ export class Trainer {
       if (removed.length) logger.message(`removed ${removed.length} incomplete checkpoint file(s) from an interrupted write`);
     }
     if (options.resume && runDir) {
-      const found = listCheckpoints(runDir).filter((c) => c.name.startsWith('epoch-') || c.name.startsWith('interrupted-'));
+      const found = listCheckpoints(runDir).filter((c) => c.name.startsWith('epoch-') || c.name.startsWith('interrupted-') || c.name.startsWith('step-'));
       if (found.length > 0) {
         const newest = found[0];
         const record = loadCheckpointTensors(runDir, newest);
@@ -457,6 +464,14 @@ export class Trainer {
           globalStep++;
           imagesThisSession += batch.length;
           if (globalStep % statsEvery === 0) pull();
+          if (runDir && checkpointEvery > 0 && globalStep % checkpointEvery === 0 && position < stepsPerEpoch) {
+            pull();
+            this.checkpoint(runDir, `step-${String(globalStep).padStart(8, '0')}`, {
+              epoch, position, globalStep, history, best, elapsed: elapsedBefore + (Date.now() - started) / 1000,
+              partial: { sums, skipped, seconds: secondsBefore + (Date.now() - epochStart) / 1000 },
+            });
+            pruneCheckpoints(runDir, 'step-', keepLast);
+          }
           options.onStep?.({ epoch, step: position, stepsPerEpoch, lr: stepLr });
           const seconds = (Date.now() - epochStart) / 1000;
           const rate = imagesThisSession / Math.max(seconds, 1e-3);
@@ -502,6 +517,7 @@ export class Trainer {
           // Older ones go only after the new checkpoint is complete; interrupted ones are superseded.
           pruneCheckpoints(runDir, 'epoch-', keepLast);
           pruneCheckpoints(runDir, 'interrupted-', 0);
+          pruneCheckpoints(runDir, 'step-', 0);
         }
         await options.onEpochEnd?.(record);
       }

@@ -197,7 +197,7 @@ function targets(ctx) {
     });
     add(`Tensor.${m}@disposed`, () => a, (c, args) => c.disposedTensor[m](...args), { noFuzz: true });
     add(`Tensor.${m}@fake`, () => a, (c, args) => Object.create(rk.Tensor.prototype)[m](...args), { noFuzz: true });
-    add(`Tensor.${m}@lookalike`, () => a, (c, args) => rk.Tensor.prototype[m].apply({ handle: c.model.handle }, args), { noFuzz: true });
+    add(`Tensor.${m}@lookalike`, () => a, (c, args) => rk.Tensor.prototype[m].apply({ handle: freshAbf().handle }, args), { noFuzz: true });
   }
   add('Tensor.to(object)', () => [{ dtype: 'float64', device: 'cpu', channelsLast: false }], (c, a) => c.img.to(...a), { options: [0, ['dtype', 'device', 'channelsLast']] });
   for (const g of ['shape', 'rank', 'numel', 'dtype', 'device', 'isContiguous', 'disposed', 'requiresGrad', 'grad']) {
@@ -302,6 +302,8 @@ function targets(ctx) {
   add('models.create(wrn huge)', () => ['wrn-4000000000000000000-10'], (c, a) => rk.models.create(...a), { noFuzz: true });
   add('models.loadTorchScript', () => [ctx.junkFile, { trustCode: true, device: 'cpu' }], (c, a) => rk.models.loadTorchScript(...a), { options: [1, ['trustCode', 'device']] });
   add('models.loadTorchScript(safetensors)', () => [ctx.weightsFile, { trustCode: true }], (c, a) => rk.models.loadTorchScript(...a), { noFuzz: true });
+  add('models.loadTorchScript(fifo)', () => [ctx.fifo, { trustCode: true }], (c, a) => rk.models.loadTorchScript(...a), { noFuzz: true, skip: !ctx.fifo });
+  add('models.loadTorchScript(/dev/zero)', () => ['/dev/zero', { trustCode: true }], (c, a) => rk.models.loadTorchScript(...a), { noFuzz: true });
   add('models.loadTorchScript(dir)', () => [ctx.tmp, { trustCode: true }], (c, a) => rk.models.loadTorchScript(...a), { noFuzz: true });
   add('models.loadTorchScript(untrusted)', () => [ctx.weightsFile, { trustCode: 'yes' }], (c, a) => rk.models.loadTorchScript(...a), { noFuzz: true });
   add('new models.Model', () => [ctx.t23.handle], (c, a) => new rk.models.Model(...a).name);
@@ -314,6 +316,9 @@ function targets(ctx) {
   add('data.readTar', () => [new Uint8Array(1024), 'x.tar'], (c, a) => rk.data.readTar(...a));
   add('data.loadIdx', () => [ctx.junkFile, rk.data.IDX_IMAGES_MAGIC], (c, a) => rk.data.loadIdx(...a));
   add('data.loadMnist', () => [ctx.tmp, { split: 'train', kind: 'mnist' }], (c, a) => rk.data.loadMnist(...a), { options: [1, ['split', 'kind']] });
+  add('data.loadIdx(fifo)', () => [ctx.fifo, rk.data.IDX_LABELS_MAGIC], (c, a) => rk.data.loadIdx(...a), { noFuzz: true, skip: !ctx.fifo });
+  add('data.loadCifar10(fifo)', () => [ctx.fifo], (c, a) => rk.data.loadCifar10(...a), { noFuzz: true, skip: !ctx.fifo });
+  add('data.loadIdx(/dev/zero)', () => ['/dev/zero', rk.data.IDX_LABELS_MAGIC], (c, a) => rk.data.loadIdx(...a), { noFuzz: true });
   add('data.findFashionMnist', () => [], (c, a) => rk.data.findFashionMnist(...a));
   add('data.loadCifar10', () => [ctx.tmp, { split: 'test' }], (c, a) => rk.data.loadCifar10(...a), { options: [1, ['split']] });
   add('data.loadCifar100', () => [ctx.tmp, { split: 'test', labels: 'fine' }], (c, a) => rk.data.loadCifar100(...a), { options: [1, ['split', 'labels']] });
@@ -424,23 +429,27 @@ function concurrencyCases() {
     ['fit || fit', async (c) => {
       const a = c.trainer.fit(fitOpts(c));
       const b = c.trainer.fit(fitOpts(c));
-      await expectBusy(b, 'second fit');
-      await a;
+      const [ra, rb] = await Promise.allSettled([a, expectBusy(b, 'second fit')]);
+      if (rb.status === 'rejected') throw rb.reason;
+      if (ra.status === 'rejected') throw ra.reason;
     }],
     ['fit || evaluate', async (c) => {
       const a = c.trainer.fit(fitOpts(c));
-      await expectBusy(c.trainer.evaluate(), 'evaluate during fit');
-      await a;
+      const [ra, rb] = await Promise.allSettled([a, expectBusy(c.trainer.evaluate(), 'evaluate during fit')]);
+      if (rb.status === 'rejected') throw rb.reason;
+      if (ra.status === 'rejected') throw ra.reason;
     }],
     ['evaluate || evaluate', async (c) => {
       const a = c.trainer.evaluate();
-      await expectBusy(c.trainer.evaluate(), 'second evaluate');
-      await a;
+      const [ra, rb] = await Promise.allSettled([a, expectBusy(c.trainer.evaluate(), 'second evaluate')]);
+      if (rb.status === 'rejected') throw rb.reason;
+      if (ra.status === 'rejected') throw ra.reason;
     }],
     ['evaluate || fit', async (c) => {
       const a = c.trainer.evaluate();
-      await expectBusy(c.trainer.fit(fitOpts(c)), 'fit during evaluate');
-      await a;
+      const [ra, rb] = await Promise.allSettled([a, expectBusy(c.trainer.fit(fitOpts(c)), 'fit during evaluate')]);
+      if (rb.status === 'rejected') throw rb.reason;
+      if (ra.status === 'rejected') throw ra.reason;
     }],
     ['fit || fit(resume) leaves the running fit alone', async (c) => {
       const runDir = path.join(c.tmp, 'busy-resume');
@@ -448,8 +457,9 @@ function concurrencyCases() {
       const before = c.student.stateDict()['conv1.weight'].toArray().slice();
       let steps = 0;
       const a = c.trainer.fit(fitOpts(c, { runDir: path.join(c.tmp, 'busy-resume-2'), onStep: () => steps++ }));
-      await expectBusy(c.trainer.fit(fitOpts(c, { runDir, resume: true })), 'fit(resume) during fit');
-      await a;
+      const [running, second] = await Promise.allSettled([a, expectBusy(c.trainer.fit(fitOpts(c, { runDir, resume: true })), 'fit(resume) during fit')]);
+      if (second.status === 'rejected') throw second.reason;
+      if (running.status === 'rejected') throw new Error(`the running fit failed after a rejected fit(resume): ${running.reason.message}`);
       // The rejected call must not have loaded the checkpoint into the running student: the weights after
       // the running fit must differ from the checkpointed ones (they trained on), which a load would undo.
       const after = c.student.stateDict()['conv1.weight'].toArray();
@@ -499,10 +509,10 @@ function concurrencyCases() {
       return 'completed';
     }],
     ['student.forward during fit', async (c) => {
-      const a = c.trainer.fit(fitOpts(c));
-      const outs = await Promise.allSettled([c.student.forward(c.img), c.student.forward(c.img)]);
-      await a;
-      return outs.map((o) => o.status).join(',');
+      // One call at a time per model is the documented contract: a forward racing the training step may
+      // fail either call with an Error (autograd sees BatchNorm buffers change), but must not crash.
+      const outs = await Promise.allSettled([c.trainer.fit(fitOpts(c)), c.student.forward(c.img), c.student.forward(c.img)]);
+      return outs.map((o) => (o.status === 'rejected' && !(o.reason instanceof Error) ? 'non-Error' : o.status)).join(',');
     }],
     ['model.forward x8 at once', async (c) => (await Promise.allSettled(Array.from({ length: 8 }, () => c.model.forward(c.img)))).map((o) => o.status).join(',')],
     ['input.dispose during forward', async (c) => {
@@ -596,7 +606,16 @@ function buildCases(ctx) {
       }
     }
   }
-  for (const [name, run] of concurrencyCases()) push(`concurrency: ${name}`, run);
+  // These must come out right, not merely without a crash: any exception is reported as a failure.
+  for (const [name, run] of concurrencyCases()) {
+    push(`concurrency: ${name}`, async (c) => {
+      try {
+        return await run(c);
+      } catch (e) {
+        throw Object.assign(new Error(`concurrency case failed: ${e && e.message}`), { fuzzFailure: true });
+      }
+    });
+  }
   return cases;
 }
 

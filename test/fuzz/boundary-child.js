@@ -27,11 +27,13 @@ async function main() {
   rk.setNumThreads(1);
   const ctx = await makeContext(tmp);
   const cases = [...buildCases(ctx), ...nativeCases(ctx)];
-  const summary = { total: cases.length, ran: 0, threw: 0, returned: 0, nonErrorThrows: [], rawMessages: {}, timeouts: [], byType: {} };
-  process.on('unhandledRejection', (e) => out(`U ${JSON.stringify(String(e && e.message))}`));
+  const summary = { total: cases.length, ran: 0 };
+  let current = '';
+  process.on('unhandledRejection', (e) => out(`U during '${current}': ${String(e && e.message).slice(0, 160)}`));
   for (let i = start; i < cases.length; i++) {
     const c = cases[i];
     out(`S ${i} ${c.name}`);
+    current = c.name;
     let outcome;
     try {
       let r = c.run(ctx);
@@ -45,28 +47,27 @@ async function main() {
         ]).finally(() => clearTimeout(timer));
       }
       outcome = 'ok';
-      summary.returned++;
     } catch (e) {
-      if (e && e.fuzzTimeout) {
-        summary.timeouts.push(c.name);
+      if (e && e.fuzzFailure) {
+        out(`F ${c.name}: ${String(e.message).slice(0, 300)}`);
+        outcome = 'failed';
+      } else if (e && e.fuzzTimeout) {
+        out(`T ${c.name}`);
         outcome = 'timeout';
       } else if (!(e instanceof Error)) {
-        summary.nonErrorThrows.push(`${c.name}: ${String(e)}`);
+        out(`N ${c.name}: ${String(e)}`);
         outcome = 'non-error';
       } else {
-        summary.threw++;
-        summary.byType[e.constructor.name] = (summary.byType[e.constructor.name] || 0) + 1;
         const msg = String(e.message).split('\n')[0];
         if (RAW.test(msg)) {
           const target = c.name.replace(/ (arg\d+|options\.\w+|dataset\.\w+)=.*$/, '').replace(/\(valid\)$/, '');
-          const key = `${target}: ${msg.slice(0, 120)}`;
-          summary.rawMessages[key] = (summary.rawMessages[key] || 0) + 1;
+          out(`M ${target}: ${msg.slice(0, 120)}`);
         }
         outcome = `threw ${e.constructor.name}`;
       }
     }
     summary.ran++;
-    out(`E ${i} ${outcome}`);
+    out(`E ${i} ${outcome.replace(' ', ':')}`);
   }
   out(`SUMMARY ${JSON.stringify(summary)}`);
   fs.rmSync(tmp, { recursive: true, force: true });
