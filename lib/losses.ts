@@ -1,7 +1,7 @@
 // rk.losses: HCL and the classic distillation losses, each usable alone. All return scalar tensors that
 // back-propagate.
 import { native } from './native';
-import { requireTensor, requireTensorList } from './nn/checks';
+import { optionsOf, requireTensor, requireTensorList } from './nn/checks';
 import type { HintRegressor } from './nn/hint-regressor';
 import { Tensor } from './tensor';
 
@@ -15,6 +15,7 @@ import { Tensor } from './tensor';
  * const loss = rk.losses.hcl(headOutputs, teacherFeatures);
  */
 export function hcl(studentMaps: Tensor[], teacherMaps: Tensor[], options: { levels?: number[] } = {}): Tensor {
+  options = optionsOf('hcl', options);
   const s = requireTensorList('hcl', 'studentMaps', studentMaps);
   const t = requireTensorList('hcl', 'teacherMaps', teacherMaps);
   return new Tensor(native().hcl(s.map((x) => x.handle), t.map((x) => x.handle), options.levels ?? null));
@@ -27,6 +28,7 @@ export function hcl(studentMaps: Tensor[], teacherMaps: Tensor[], options: { lev
  * const loss = rk.losses.crossEntropy(logits, labels, { labelSmoothing: 0.1 });
  */
 export function crossEntropy(logits: Tensor, targets: Tensor, options: { labelSmoothing?: number } = {}): Tensor {
+  options = optionsOf('crossEntropy', options);
   requireTensor('crossEntropy', 'logits', logits);
   requireTensor('crossEntropy', 'targets', targets);
   return new Tensor(native().crossEntropy(logits.handle, targets.handle, options.labelSmoothing ?? 0));
@@ -39,6 +41,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: { labelSm
  * const loss = rk.losses.kd(studentLogits, teacherLogits, { temperature: 4 });
  */
 export function kd(studentLogits: Tensor, teacherLogits: Tensor, options: { temperature?: number } = {}): Tensor {
+  options = optionsOf('kd', options);
   requireTensor('kd', 'studentLogits', studentLogits);
   requireTensor('kd', 'teacherLogits', teacherLogits);
   return new Tensor(native().kdLoss(studentLogits.handle, teacherLogits.handle, options.temperature ?? 4));

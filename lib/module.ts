@@ -2,6 +2,7 @@
 // buffers, modes, device moves and state dicts; subclasses add their forward.
 import type { Device, Dtype } from './dtype';
 import type { NativeModule, NativeTensor } from './native-types';
+import { optionsOf } from './nn/checks';
 import { track, type Disposable } from './scope';
 import { Tensor } from './tensor';
 
@@ -71,6 +72,7 @@ export class Module implements Disposable {
    * missing, unexpected or mis-shaped keys are an error listing each, and nothing is copied.
    */
   loadStateDict(record: Record<string, Tensor>, options: { strict?: boolean; prefix?: string } = {}): LoadReport {
+    options = optionsOf('Module.loadStateDict', options);
     if (typeof record !== 'object' || record === null) throw new TypeError('Module.loadStateDict: argument \'record\' must be an object of name -> Tensor');
     const prefix = options.prefix ?? '';
     const handles: Record<string, NativeTensor> = {};

@@ -402,6 +402,7 @@ function handles(fn: string, tensors: Tensor[]): NativeTensor[] {
 
 /** 2-d convolution on a worker thread (input N×C×H×W, weight O×C×kH×kW). */
 export async function conv2dAsync(input: Tensor, weight: Tensor, options: { bias?: Tensor; stride?: number; padding?: number } = {}): Promise<Tensor> {
+  if (options === null || typeof options !== 'object') throw new TypeError("conv2dAsync: argument 'options' must be an object");
   if (!(input instanceof Tensor)) throw new TypeError("conv2dAsync: argument 'input' must be a Tensor");
   if (!(weight instanceof Tensor)) throw new TypeError("conv2dAsync: argument 'weight' must be a Tensor");
   return new Tensor(await native().conv2dAsync(input.handle, weight.handle, options.bias?.handle ?? null, options.stride ?? 1, options.padding ?? 0));

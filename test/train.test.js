@@ -251,3 +251,25 @@ describe('train: numerical faults', function () {
     assert.ok(!fs.existsSync(path.join(dir, 'epoch-0002.json')), 'no checkpoint of the faulty epoch');
   });
 });
+
+describe('train: resume picks the newest usable checkpoint', function () {
+  this.timeout(120000);
+  it('skips a checkpoint whose sidecar fields are garbage and resumes from the previous one; fails clearly when none is usable', async () => {
+    const dir = tmp('garbage');
+    rk.manualSeed(9);
+    const student = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
+    const trainer = await rk.train.Trainer.create({ student, train: squaresDataset(128, 4), augment: false, seed: 9 });
+    await trainer.fit({ epochs: 2, batchSize: 64, lr: 0.05, progress: 'none', runDir: dir, keepLast: 2 });
+    const newest = path.join(dir, 'epoch-0002.json');
+    fs.writeFileSync(newest, JSON.stringify({ ...JSON.parse(fs.readFileSync(newest, 'utf8')), history: null, partial: null }));
+    const r = await trainer.fit({ epochs: 2, batchSize: 64, lr: 0.05, progress: 'none', runDir: dir, resume: true });
+    assert.deepStrictEqual(r.resumedFrom, { epoch: 1, position: 0 }, 'resumed from epoch-0001');
+    assert.strictEqual(r.history.length, 2);
+    // Now break every checkpoint: a clear error naming them.
+    for (const f of fs.readdirSync(dir).filter((x) => /^epoch-.*\.json$/.test(x))) {
+      fs.writeFileSync(path.join(dir, f), JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')), position: 1e9 }));
+    }
+    await assert.rejects(trainer.fit({ epochs: 3, batchSize: 64, lr: 0.05, progress: 'none', runDir: dir, resume: true }),
+      (e) => /no usable checkpoint to resume from/.test(e.message) && /epoch-0002/.test(e.message));
+  });
+});

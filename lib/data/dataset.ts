@@ -117,6 +117,11 @@ export function toTensors(dataset: ImageDataset, options?: ToTensorsOptions): Da
  * lists the missing, extra and reordered names when they differ. `where` names the data source.
  */
 export function checkClassNames(expected: readonly string[], actual: readonly string[], where: string): void {
+  for (const [name, list] of [['expected', expected], ['actual', actual]] as const) {
+    if (!Array.isArray(list) || list.some((n) => typeof n !== 'string')) {
+      throw new TypeError(`checkClassNames: argument '${name}' must be an Array of class names (strings); got ${describe(list)}`);
+    }
+  }
   if (expected.length === actual.length && expected.every((n, i) => n === actual[i])) return;
   const want = new Set(expected);
   const have = new Set(actual);

@@ -2,6 +2,7 @@
 // features and safetensors weights. Parameters, buffers, modes and moves come from Module.
 import { loadSafetensors, saveSafetensors } from '../io';
 import { Module, type LoadReport } from '../module';
+import { optionsOf } from '../nn/checks';
 import { native } from '../native';
 import type { NativeModule } from '../native-types';
 import { Tensor } from '../tensor';
@@ -136,6 +137,7 @@ export class Model extends Module {
    * const report = teacher.load('resnet32x4.safetensors', { strict: false });
    */
   load(path: string, options: { strict?: boolean; prefix?: string } = {}): LoadReport {
+    options = optionsOf(`${this.kind}.load`, options);
     const record = loadSafetensors(path);
     try {
       return this.loadStateDict(record, options);

@@ -2,7 +2,7 @@
 import { Module } from '../module';
 import { native } from '../native';
 import { Tensor } from '../tensor';
-import { requireOptions, requireTensor } from './checks';
+import { optionsOf, requireOptions, requireTensor } from './checks';
 
 export interface ABFOptions {
   /** Channels of the student feature this level takes. */
@@ -41,6 +41,7 @@ export class ABF extends Module {
    * [output for the loss (outChannels at outSize), residual for the next shallower ABF].
    */
   forward(x: Tensor, residual?: Tensor | null, options: { outSize?: [number, number] } = {}): [Tensor, Tensor] {
+    options = optionsOf('ABF.forward', options);
     requireTensor('ABF.forward', 'x', x);
     if (residual !== undefined && residual !== null) requireTensor('ABF.forward', 'residual', residual);
     const size = options.outSize;

@@ -18,3 +18,13 @@ export function requireTensorList(fn: string, name: string, value: unknown): Ten
   value.forEach((v, i) => requireTensor(fn, `${name}[${i}]`, v));
   return value as Tensor[];
 }
+
+/** An optional options argument: undefined becomes {}, anything but a plain object is a TypeError naming the function. */
+export function optionsOf<T extends object>(fn: string, value: T | undefined): T {
+  if (value === undefined) return {} as T;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an Array' : typeof value;
+    throw new TypeError(`${fn}: argument 'options' must be an object; got ${got}`);
+  }
+  return value;
+}

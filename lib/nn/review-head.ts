@@ -4,7 +4,7 @@ import { hcl } from '../losses';
 import { Module } from '../module';
 import { native } from '../native';
 import { Tensor } from '../tensor';
-import { requireOptions, requireTensorList } from './checks';
+import { optionsOf, requireOptions, requireTensorList } from './checks';
 
 /** [channels, height, width] of one feature level (the batch dimension left out). */
 export type LevelShape = [number, number, number];
@@ -73,6 +73,7 @@ export class ReviewHead extends Module {
    * (default [4, 2, 1]; [] gives plain MSE, the "without HCL" ablation).
    */
   loss(studentFeatures: Tensor[], teacherFeatures: Tensor[], options: { levels?: number[] } = {}): Tensor {
+    options = optionsOf('ReviewHead.loss', options);
     const teachers = requireTensorList('ReviewHead.loss', 'teacherFeatures', teacherFeatures);
     if (teachers.length !== this.teacherShapes.length) {
       throw new RangeError(`ReviewHead.loss: got ${teachers.length} teacher features but the head was built for ${this.teacherShapes.length} levels`);

@@ -6,6 +6,7 @@ import type { Device } from '../dtype';
 import type { Model } from '../models';
 import { native } from '../native';
 import { createReviewHead, HintRegressor, type ReviewHead, type ReviewVariant, type LevelShape } from '../nn';
+import { optionsOf } from '../nn/checks';
 import { keep } from '../scope';
 import { Tensor, tensor, zeros, noGrad } from '../tensor';
 import type { NativeDistiller } from './binding';
@@ -285,6 +286,7 @@ export class Trainer {
 
   /** Top-1/top-5 accuracy (%), mean loss and per-class accuracy of the student alone, in eval mode. */
   async evaluate(dataset?: ImageDataset, options: { batchSize?: number } = {}): Promise<EvaluateResult> {
+    options = optionsOf('Trainer.evaluate', options);
     let tensors = this.testTensors;
     let owned = false;
     if (dataset) {
@@ -396,18 +398,50 @@ export class Trainer {
     }
     if (options.resume && runDir) {
       const found = listCheckpoints(runDir).filter((c) => c.name.startsWith('epoch-') || c.name.startsWith('interrupted-') || c.name.startsWith('step-'));
-      if (found.length > 0) {
-        const newest = found[0];
-        const record = loadCheckpointTensors(runDir, newest);
-        this.restoreTensors(record);
-        Object.values(record).forEach((t) => t.dispose());
-        const m = newest.meta as unknown as { epoch: number; position: number; history: EpochLog[]; best: FitResult['best']; elapsed: number; partial: typeof partial };
-        ({ epoch, position, history, best } = m);
-        globalStep = newest.meta.globalStep;
-        elapsedBefore = m.elapsed;
-        partial = m.partial;
+      // Newest first; a checkpoint whose sidecar fields are unusable is reported and the next older one tried.
+      const problems: string[] = [];
+      for (const candidate of found) {
+        const m = candidate.meta as unknown as { epoch: unknown; position: unknown; history: unknown; best: unknown; elapsed: unknown; partial: unknown };
+        const p = m.partial as { sums?: unknown; skipped?: unknown; seconds?: unknown } | null;
+        const valid =
+          Number.isInteger(m.epoch) && (m.epoch as number) >= 0 &&
+          Number.isInteger(m.position) && (m.position as number) >= 0 && (m.position as number) <= sampler.batchesPerEpoch &&
+          Array.isArray(m.history) && typeof m.elapsed === 'number' && (m.best === null || typeof m.best === 'object') &&
+          p !== null && typeof p === 'object' && Array.isArray(p.sums) && p.sums.every((v) => typeof v === 'number') &&
+          typeof p.skipped === 'number' && typeof p.seconds === 'number';
+        if (!valid) {
+          problems.push(`${candidate.name}: the sidecar's epoch/position/history/partial fields are missing or invalid (or were written for another batch size)`);
+          continue;
+        }
+        let record: Record<string, Tensor>;
+        try {
+          record = loadCheckpointTensors(runDir, candidate);
+        } catch (err) {
+          problems.push(`${candidate.name}: ${(err as Error).message}`);
+          continue;
+        }
+        try {
+          this.restoreTensors(record);
+        } catch (err) {
+          problems.push(`${candidate.name}: ${(err as Error).message}`);
+          continue;
+        } finally {
+          Object.values(record).forEach((t) => t.dispose());
+        }
+        epoch = m.epoch as number;
+        position = m.position as number;
+        history = m.history as EpochLog[];
+        best = m.best as FitResult['best'];
+        globalStep = candidate.meta.globalStep;
+        elapsedBefore = m.elapsed as number;
+        partial = { sums: [...(p.sums as number[]), ...zeroSums()].slice(0, zeroSums().length), skipped: p.skipped as number, seconds: p.seconds as number };
         resumedFrom = { epoch, position };
-        logger.message(`resumed from ${newest.name} (epoch ${epoch + 1}, step ${position})`);
+        for (const problem of problems) logger.message(`skipped unusable checkpoint ${problem}`);
+        logger.message(`resumed from ${candidate.name} (epoch ${epoch + 1}, step ${position})`);
+        break;
+      }
+      if (!resumedFrom && problems.length > 0) {
+        throw new Error(`Trainer.fit: no usable checkpoint to resume from in ${runDir}:\n  ${problems.join('\n  ')}`);
       }
     }
 
