@@ -111,3 +111,42 @@ describe('models: TorchScript import', function () {
     assert.strictEqual(logits.dtype, 'float64');
   });
 });
+
+describe('TorchScript export', function () {
+  this.timeout(120000);
+  const fs = require('fs');
+  const os = require('os');
+  const path = require('path');
+
+  it('traces a zoo model: same logits when reloaded, PyTorch state_dict names, other batch and image sizes', async () => {
+    rk.manualSeed(3);
+    const model = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rk-ts-')), 'resnet8.pt');
+    model.exportTorchScript(file, { exampleInput: rk.randn([2, 1, 16, 16]) });
+    assert.strictEqual(model.training, true, 'the training flag is restored after the eval-mode trace');
+    model.eval();
+    const loaded = rk.models.loadTorchScript(file, { trustCode: true }).eval();
+    assert.deepStrictEqual(Object.keys(loaded.stateDict()).sort(), Object.keys(model.stateDict()).sort());
+    for (const shape of [[2, 1, 16, 16], [5, 1, 28, 28]]) {
+      const x = rk.randn(shape);
+      const a = await model.forward(x);
+      const b = await loaded.forward(x);
+      assert.strictEqual(a.sub(b).abs().max().item(), 0, `logits differ for input ${shape}`);
+    }
+  });
+
+  it('Trainer.exportStudent writes TorchScript for a .pt path and rejects a bad format', async () => {
+    const { squaresDataset } = require('./train-helpers');
+    rk.manualSeed(4);
+    const student = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
+    const trainer = await rk.train.Trainer.create({ student, train: squaresDataset(64, 1) });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-ts-'));
+    trainer.exportStudent(path.join(dir, 'student.pt'));
+    const loaded = rk.models.loadTorchScript(path.join(dir, 'student.pt'), { trustCode: true }).eval();
+    const x = rk.randn([3, 1, 16, 16]);
+    student.eval();
+    assert.strictEqual((await student.forward(x)).sub(await loaded.forward(x)).abs().max().item(), 0);
+    assert.throws(() => trainer.exportStudent(path.join(dir, 's.bin'), { format: 'onnx' }), /format/);
+    assert.throws(() => student.exportTorchScript(''), TypeError);
+  });
+});

@@ -4,6 +4,7 @@ import * as path from 'path';
 
 import { loadSafetensors } from '../io';
 import * as models from '../models';
+import { zeros } from '../tensor';
 import { UsageError, helpText, parseCommand, suggest, type CommandSpec } from './args';
 import { loadWeights, readRunJson, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
 
@@ -11,7 +12,7 @@ import { loadWeights, readRunJson, resolveWeights, WHICH_WEIGHTS, type WhichWeig
 export const spec: CommandSpec = {
   name: 'export',
   summary: "Write a run's student weights (or a checkpoint's) as a standalone safetensors file.",
-  usage: 'reviewkd export <run folder | checkpoint.safetensors> --out <file.safetensors> [options]',
+  usage: 'reviewkd export <run folder | checkpoint.safetensors> --out <file.safetensors|file.pt> [--format torchscript] [options]',
   description: 'The file loads in PyTorch with load_state_dict(safetensors.torch.load_file(path)) for the same architecture.',
   positionals: [1, 1],
   options: [
@@ -19,6 +20,8 @@ export const spec: CommandSpec = {
     { name: 'weights', type: 'string', choices: WHICH_WEIGHTS, help: 'which weights of a run folder (default auto: best, final, latest)' },
     { name: 'model', type: 'string', arg: 'name', help: 'model name (default: recorded with the weights)' },
     { name: 'classes', type: 'int', min: 1, help: 'number of classes (default: from the weights)' },
+    { name: 'format', type: 'string', choices: ['safetensors', 'torchscript'], help: 'safetensors (default) or torchscript (traced forward, for torch.jit.load)' },
+    { name: 'size', type: 'int', min: 1, help: 'input side for the TorchScript trace (default: the model\'s input size)' },
     { name: 'json', type: 'boolean', help: 'print what was written as JSON' },
   ],
   examples: ['reviewkd export runs/r20 --out resnet20.safetensors', 'reviewkd export runs/r20/epoch-0240.safetensors --out r20-final.safetensors'],
@@ -58,14 +61,25 @@ export async function main(argv: string[]): Promise<number> {
   probe.dispose();
   const model = models.create(name, { ...(classes ? { numClasses: classes } : {}), ...(inChannels ? { inChannels } : {}) });
   loadWeights(model, src, 'argument <weights>');
-  const defaultOut = path.join(src.runDir ?? path.dirname(src.file), `export-${name}.safetensors`);
+  const format = (v.format as string | undefined) ?? 'safetensors';
+  const defaultOut = path.join(src.runDir ?? path.dirname(src.file), `export-${name}.${format === 'torchscript' ? 'pt' : 'safetensors'}`);
   const out = path.resolve((v.out as string | undefined) ?? defaultOut);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const summary = src.runDir ? readRunJson(src.runDir, 'summary.json') : undefined;
   const meta: Record<string, string> = { model: name, source: src.kind };
   if (summary && typeof summary.top1 === 'number') meta.top1 = summary.top1.toFixed(4);
   if (summary && typeof summary.method === 'string') meta.method = summary.method;
-  model.save(out, meta);
+  if (format === 'torchscript') {
+    const side = (v.size as number | undefined) ?? models.info(name).inputSize;
+    const example = zeros([2, inChannels ?? 3, side, side]);
+    try {
+      model.exportTorchScript(out, { exampleInput: example });
+    } finally {
+      example.dispose();
+    }
+  } else {
+    model.save(out, meta);
+  }
   const result = { out, model: name, from: src.file, kind: src.kind, params: model.numParameters(), classes: classes ?? null };
   if (v.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else process.stdout.write(`wrote ${out} (${name}, ${result.params} parameters, from ${src.kind} ${src.file})\n`);

@@ -348,7 +348,7 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
-  if (!result.aborted) trainer.exportStudent(path.join(out, 'student.safetensors'), { model: o.student, ...(o.recipe ? { recipe: o.recipe } : {}) });
+  if (!result.aborted) trainer.exportStudent(path.join(out, 'student.safetensors'), { metadata: { model: o.student, ...(o.recipe ? { recipe: o.recipe } : {}) } });
   const summary = summarize(name, kind, o, loaded.format, loaded.path, student, trainer, result, (Date.now() - started) / 1000);
   fs.writeFileSync(path.join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   trainer.dispose();

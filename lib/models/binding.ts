@@ -22,5 +22,6 @@ export interface ModelsBinding {
   modelSetChannelsLast(model: NativeModule, enable: boolean): void;
   modelInfo(model: NativeModule): { name: string; inChannels: number | null; hasPreact: boolean };
   torchScriptLoad(path: string, trustCode: boolean, device: string | null): NativeModule;
+  exportTorchScript(model: NativeModule, path: string, exampleInput: NativeTensor): void;
   torchScriptSaveFixture(path: string, inChannels: number, numClasses: number, logitsOnly?: boolean): void;
 }

@@ -5,7 +5,8 @@ import { Module, type LoadReport } from '../module';
 import { optionsOf } from '../nn/checks';
 import { native } from '../native';
 import type { NativeModule } from '../native-types';
-import { Tensor } from '../tensor';
+import { Tensor, zeros } from '../tensor';
+import { info as registryInfo } from './registry';
 
 /** Logits and stage features from one forward pass. */
 export interface ModelOutput {
@@ -126,6 +127,35 @@ export class Model extends Module {
    */
   save(path: string, metadata: Record<string, string> = {}): void {
     saveSafetensors(path, this.stateDict(), { model: this.kind, ...metadata });
+  }
+
+  /**
+   * Writes the model as TorchScript (`torch.jit.load(path)` in Python, `torch::jit::load` in C++): its
+   * eval-mode forward (x -> logits) is traced with `exampleInput` (default: 2 blank images of the
+   * registry's input size), and its parameters and buffers keep their PyTorch state_dict names.
+   * Shape-dependent control flow is fixed by the trace, as with torch.jit.trace.
+   * @example
+   * student.exportTorchScript('student.pt');
+   */
+  exportTorchScript(path: string, options: { exampleInput?: Tensor } = {}): void {
+    const fn = `${this.kind}.exportTorchScript`;
+    if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${fn}: argument 'path' must be a file path`);
+    options = optionsOf(fn, options);
+    let example = options.exampleInput;
+    let owned = false;
+    if (example === undefined) {
+      const info = native().modelInfo(this.handle);
+      const side = this.name === 'torchscript' ? 32 : registryInfo(this.name).inputSize;
+      const firstParam = Object.values(this.namedParameters())[0];
+      example = zeros([2, info.inChannels ?? 3, side, side], { dtype: firstParam?.dtype === 'float64' ? 'float64' : 'float32', device: firstParam?.device });
+      owned = true;
+    }
+    requireTensor(fn, example);
+    try {
+      native().exportTorchScript(this.handle, path, example.handle);
+    } finally {
+      if (owned) example.dispose();
+    }
   }
 
   /**

@@ -576,9 +576,25 @@ export class Trainer {
     this.distiller.injectLossOffset(value);
   }
 
-  /** Saves the student alone (safetensors, PyTorch state_dict names). */
-  exportStudent(path: string, metadata: Record<string, string> = {}): void {
-    this.options.student.save(path, { method: this.method, ...(this.options.teacher ? { teacher: this.options.teacher.name } : {}), ...metadata });
+  /**
+   * Saves the student alone: safetensors with PyTorch state_dict names (default), or TorchScript for use
+   * from Python or C++ without this package (`format: 'torchscript'`, or a path ending in .pt/.pth).
+   */
+  exportStudent(path: string, options: { format?: 'safetensors' | 'torchscript'; metadata?: Record<string, string> } = {}): void {
+    options = optionsOf('Trainer.exportStudent', options);
+    const format = options.format ?? (/\.(pt|pth|torchscript)$/i.test(path) ? 'torchscript' : 'safetensors');
+    if (format === 'torchscript') {
+      const { train } = this.options;
+      const example = zeros([2, train.channels, train.height, train.width], { device: this.device });
+      try {
+        this.options.student.exportTorchScript(path, { exampleInput: example });
+      } finally {
+        example.dispose();
+      }
+      return;
+    }
+    if (format !== 'safetensors') fail(`exportStudent: option 'format' must be 'safetensors' or 'torchscript'; got '${String(format)}'`);
+    this.options.student.save(path, { method: this.method, ...(this.options.teacher ? { teacher: this.options.teacher.name } : {}), ...(options.metadata ?? {}) });
   }
 
   /** Frees the uploaded data, the head and the regressor (the models stay yours). */

@@ -34,5 +34,6 @@ void registerModels(Napi::Env env, Napi::Object exports);
 void registerEngine(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
 void registerDistiller(Napi::Env env, Napi::Object exports);
+void registerTorchScriptExport(Napi::Env env, Napi::Object exports);
 
 }  // namespace rk
