@@ -273,3 +273,48 @@ describe('train: resume picks the newest usable checkpoint', function () {
       (e) => /no usable checkpoint to resume from/.test(e.message) && /epoch-0002/.test(e.message));
   });
 });
+
+describe('train: random-resized crop (image-folder pipeline)', () => {
+  // Pixel value = column index * 8 (0..248 over 32 columns): the crop width shows in the value range.
+  const columns = (n) => {
+    const px = new Uint8Array(n * 32 * 32);
+    for (let i = 0; i < px.length; i++) px[i] = (i % 32) * 8;
+    return rk.tensor(px, { shape: [n, 1, 32, 32] });
+  };
+  const raw = { mean: [0], std: [1 / 255], flip: false };
+
+  it('scale 1 and ratio 1 give the image back exactly', () => {
+    const out = rk.train.augmentImages(columns(4), { ...raw, randomResizedCrop: true, scaleMin: 1, scaleMax: 1, ratioMin: 1, ratioMax: 1 });
+    const want = Array.from(columns(4).toArray());
+    assert.deepStrictEqual(Array.from(out.toArray(), (v) => Math.round(v)), want);
+  });
+
+  it('crops a quarter of the area (half the width) when scale is 0.25, at random positions', () => {
+    const n = 400;
+    const out = rk.train.augmentImages(columns(n), { ...raw, randomResizedCrop: true, scaleMin: 0.25, scaleMax: 0.25, ratioMin: 1, ratioMax: 1, seed: 3 }).toArray();
+    const lefts = new Set();
+    for (let i = 0; i < n; i++) {
+      const row = out.subarray(i * 1024, i * 1024 + 32);
+      const span = row[31] - row[0];
+      // A 16-pixel-wide box sampled at 32 output pixel centres spans 15.5 input pixels: 15.5 * 8 = 124.
+      assert.ok(Math.abs(span - 124) < 0.5, `sample ${i}: crop spans ${span}`);
+      lefts.add(Math.round(row[0] / 8));
+    }
+    assert.ok(lefts.size >= 12, `only ${lefts.size} distinct crop positions`);
+  });
+
+  it('image folders can be resized with a centre crop for evaluation', async () => {
+    const sharp = require('sharp');
+    const dir = tmp('center');
+    fs.mkdirSync(path.join(dir, 'a'));
+    // 40 wide x 20 high: left quarter black, middle white, right quarter black.
+    const px = Buffer.alloc(40 * 20);
+    for (let y = 0; y < 20; y++) for (let x = 10; x < 30; x++) px[y * 40 + x] = 255;
+    await sharp(px, { raw: { width: 40, height: 20, channels: 1 } }).png().toFile(path.join(dir, 'a', 'x.png'));
+    const ds = await rk.data.loadImageFolder(dir, { size: [10, 10], fit: 'center-crop', channels: 1 });
+    assert.ok(ds.images.every((v) => v > 240), 'the centre crop keeps only the white middle');
+    const stretched = await rk.data.loadImageFolder(dir, { size: [10, 10], channels: 1 });
+    assert.ok(stretched.images.some((v) => v < 15), 'stretching keeps the black sides');
+    await assert.rejects(rk.data.loadImageFolder(dir, { size: [10, 10], fit: 'zoom' }), /fit/);
+  });
+});

@@ -19,6 +19,12 @@ export interface LoadImageFolderOptions {
    */
   size?: [number, number];
   /**
+   * How `size` is reached: 'stretch' (default; torchvision's `Resize((h, w))`) or 'center-crop' (scale
+   * the shorter side to fit, keeping the aspect ratio, then crop the centre: `Resize` + `CenterCrop`,
+   * the usual evaluation transform).
+   */
+  fit?: 'stretch' | 'center-crop';
+  /**
    * The class list saved with a model: the subfolders must match it exactly (same names, same order),
    * else an Error lists the differences.
    */
@@ -34,7 +40,7 @@ export interface LoadImageFolderOptions {
  * mode this package does not compile with, and the .d.ts we ship then does not depend on them.
  */
 interface SharpImage {
-  resize(options: { width: number; height: number; fit: 'fill' }): SharpImage;
+  resize(options: { width: number; height: number; fit: 'fill' | 'cover'; position?: 'centre' }): SharpImage;
   greyscale(): SharpImage;
   toColourspace(space: 'srgb'): SharpImage;
   removeAlpha(): SharpImage;
@@ -74,7 +80,10 @@ export async function loadImageFolder(dir: string, options?: LoadImageFolderOpti
   const fn = 'loadImageFolder';
   requirePath(fn, 'dir', dir);
   const opts = optionsOf(fn, options);
-  rejectUnknown(fn, opts, ['size', 'classNames', 'channels', 'concurrency']);
+  rejectUnknown(fn, opts, ['size', 'fit', 'classNames', 'channels', 'concurrency']);
+  const fit = opts.fit ?? 'stretch';
+  if (fit !== 'stretch' && fit !== 'center-crop') throw new RangeError(`${fn}: option 'fit' must be 'stretch' or 'center-crop'; got ${describe(fit)}`);
+  if (opts.fit !== undefined && opts.size === undefined) throw new RangeError(`${fn}: option 'fit' needs option 'size'`);
   let size: [number, number] | undefined;
   if (opts.size !== undefined) {
     const s = opts.size;
@@ -116,7 +125,7 @@ export async function loadImageFolder(dir: string, options?: LoadImageFolderOpti
     const { file } = files[i];
     try {
       let img = sharp(file, { failOn: 'error' });
-      if (size) img = img.resize({ width: size[1], height: size[0], fit: 'fill' });
+      if (size) img = img.resize(fit === 'center-crop' ? { width: size[1], height: size[0], fit: 'cover', position: 'centre' } : { width: size[1], height: size[0], fit: 'fill' });
       img = channels === 1 ? img.greyscale() : img.toColourspace('srgb');
       const { data, info } = await img.removeAlpha().raw().toBuffer({ resolveWithObject: true });
       if (info.channels !== channels) throw new Error(`decoded to ${info.channels} channels, expected ${channels}`);

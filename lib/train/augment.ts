@@ -8,6 +8,12 @@ export interface AugmentOptions {
   padding?: number;
   /** Random horizontal flip with probability 1/2 (default true). */
   flip?: boolean;
+  /** Random-resized crop instead of the padded crop, with area fraction in [scaleMin, scaleMax] and log-uniform aspect ratio in [ratioMin, ratioMax]. */
+  randomResizedCrop?: boolean;
+  scaleMin?: number;
+  scaleMax?: number;
+  ratioMin?: number;
+  ratioMax?: number;
   /** Per-channel mean and std in [0, 1] units for normalisation (default 0 and 1: pixel / 255). */
   mean?: number[];
   std?: number[];

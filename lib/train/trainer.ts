@@ -45,8 +45,13 @@ export interface TrainerOptions {
   hclLevels?: number[];
   /** Review head: ablation variant and fused-map channels. */
   head?: { variant?: ReviewVariant; midChannels?: number };
-  /** Random crop with zero padding and horizontal flip (default {padding: 4, flip: true}); false disables. */
-  augment?: false | { padding?: number; flip?: boolean };
+  /**
+   * On-device augmentation: random crop with zero padding and horizontal flip (default {padding: 4,
+   * flip: true}, the CIFAR pipeline), or `{randomResizedCrop: true, flip: true}` (the image-folder /
+   * ImageNet pipeline; `scale` and `ratio` ranges as torchvision's defaults [0.08, 1], [3/4, 4/3]);
+   * false disables. Evaluation never augments.
+   */
+  augment?: false | { padding?: number; flip?: boolean; randomResizedCrop?: boolean; scale?: [number, number]; ratio?: [number, number] };
   momentum?: number;
   weightDecay?: number;
   nesterov?: boolean;
@@ -195,6 +200,9 @@ export class Trainer {
         augment: augment !== null,
         padding: augment?.padding ?? 0,
         flip: augment?.flip ?? false,
+        randomResizedCrop: augment?.randomResizedCrop ?? false,
+        ...(augment?.scale ? { scaleMin: augment.scale[0], scaleMax: augment.scale[1] } : {}),
+        ...(augment?.ratio ? { ratioMin: augment.ratio[0], ratioMax: augment.ratio[1] } : {}),
         mean: ds.mean,
         std: ds.std,
         momentum: options.momentum ?? 0.9,

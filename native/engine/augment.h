@@ -11,6 +11,11 @@ namespace rk {
 
 struct AugmentOptions {
   int64_t padding = 4;   // zero padding on every side before the random crop (0 disables the crop)
+  // Random-resized crop (the ImageNet/image-folder training transform), instead of the padded crop:
+  // a crop of area fraction in [scaleMin, scaleMax] and aspect ratio in [ratioMin, ratioMax] (log-uniform),
+  // resized back to the input size with bilinear sampling.
+  bool randomResizedCrop = false;
+  double scaleMin = 0.08, scaleMax = 1.0, ratioMin = 3.0 / 4.0, ratioMax = 4.0 / 3.0;
   bool flip = true;      // horizontal flip with probability 1/2
   std::vector<double> mean;  // per channel, in [0, 1] units
   std::vector<double> std;

@@ -43,6 +43,14 @@ DistillerOptions readOptions(const Napi::Value& value) {
   d.augment = o.boolean("augment", true);
   d.augmentOptions.padding = o.integer("padding", 4, 0, 64);
   d.augmentOptions.flip = o.boolean("flip", true);
+  d.augmentOptions.randomResizedCrop = o.boolean("randomResizedCrop", false);
+  d.augmentOptions.scaleMin = o.number("scaleMin", 0.08, 1e-3, 1);
+  d.augmentOptions.scaleMax = o.number("scaleMax", 1.0, 1e-3, 1);
+  d.augmentOptions.ratioMin = o.number("ratioMin", 3.0 / 4.0, 1e-2, 1e2);
+  d.augmentOptions.ratioMax = o.number("ratioMax", 4.0 / 3.0, 1e-2, 1e2);
+  if (d.augmentOptions.scaleMin > d.augmentOptions.scaleMax || d.augmentOptions.ratioMin > d.augmentOptions.ratioMax) {
+    throw JsRangeError("Distiller: options scaleMin/ratioMin must not exceed scaleMax/ratioMax");
+  }
   d.augmentOptions.mean = o.numbers("mean", std::nullopt);
   d.augmentOptions.std = o.numbers("std", std::nullopt);
   for (double s : d.augmentOptions.std) {
@@ -256,6 +264,11 @@ Napi::Value augmentImages(const Args& a) {
   AugmentOptions opts;
   opts.padding = o.integer("padding", 4, 0, 64);
   opts.flip = o.boolean("flip", true);
+  opts.randomResizedCrop = o.boolean("randomResizedCrop", false);
+  opts.scaleMin = o.number("scaleMin", 0.08, 1e-3, 1);
+  opts.scaleMax = o.number("scaleMax", 1.0, 1e-3, 1);
+  opts.ratioMin = o.number("ratioMin", 3.0 / 4.0, 1e-2, 1e2);
+  opts.ratioMax = o.number("ratioMax", 4.0 / 3.0, 1e-2, 1e2);
   opts.mean = o.numbers("mean", std::vector<double>(images.size(1), 0.0));
   opts.std = o.numbers("std", std::vector<double>(images.size(1), 1.0));
   if (opts.mean.size() != static_cast<size_t>(images.size(1)) || opts.std.size() != static_cast<size_t>(images.size(1))) {
