@@ -296,8 +296,9 @@ describe('train: random-resized crop (image-folder pipeline)', () => {
     for (let i = 0; i < n; i++) {
       const row = out.subarray(i * 1024, i * 1024 + 32);
       const span = row[31] - row[0];
-      // A 16-pixel-wide box sampled at 32 output pixel centres spans 15.5 input pixels: 15.5 * 8 = 124.
-      assert.ok(Math.abs(span - 124) < 0.5, `sample ${i}: crop spans ${span}`);
+      // A 16-pixel-wide box sampled at 32 output pixel centres spans 15.5 input pixels: 15.5 * 8 = 124
+      // (a little less when the box touches the image edge, where sampling clamps to the border pixel).
+      assert.ok(span > 119.5 && span < 124.5, `sample ${i}: crop spans ${span}`);
       lefts.add(Math.round(row[0] / 8));
     }
     assert.ok(lefts.size >= 12, `only ${lefts.size} distinct crop positions`);
