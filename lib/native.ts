@@ -32,7 +32,8 @@ function locateBinary(): string {
   }
 }
 
-function checkLibTorch(record: BuildRecord): void {
+/** @internal Refuses a LibTorch on disk that differs from the one the binary was built against. */
+export function checkLibTorch(record: BuildRecord): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { readVersion } = require('../scripts/libtorch.js') as { readVersion(root: string): string | null };
   const { root, version } = record.libtorch;
