@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
+import { describe } from '../checks';
 
 /** A bad command line or config file: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
@@ -68,13 +69,6 @@ export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array (${JSON.stringify(v)})`;
-  if (typeof v === 'string') return `a string ('${v}')`;
-  if (typeof v === 'object') return 'an object';
-  return `a ${typeof v} (${String(v)})`;
-}
 
 /** Levenshtein distance, for "did you mean" hints. */
 function distance(a: string, b: string): number {

@@ -1,23 +1,8 @@
 // Argument checks shared by the data loaders: bad arguments throw TypeError/RangeError naming the
 // function and the argument, before any file is touched.
+import { describe, optionsOf } from '../checks';
 
-/** @internal Returns `options` as a record, or {} when undefined; throws a TypeError for anything else. */
-export function optionsOf(fn: string, options: unknown): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`${fn}: argument 'options' must be an object; got ${describe(options)}`);
-  }
-  return options as Record<string, unknown>;
-}
-
-/** @internal A short description of a value's type for error messages. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an Array';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
-  if (typeof value === 'number') return `the number ${value}`;
-  return typeof value;
-}
+export { describe, optionsOf };
 
 /** @internal A non-empty string argument (a path). */
 export function requirePath(fn: string, name: string, value: unknown): string {

@@ -3,14 +3,8 @@
 import { native } from '../native';
 import type { NativeTensor } from '../native-types';
 import { Tensor } from '../tensor';
+import { describe } from '../checks';
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an Array of length ${v.length}`;
-  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'no prototype'})`;
-  if (typeof v === 'string') return `a string ('${v.length > 40 ? v.slice(0, 40) + '...' : v}')`;
-  return `${typeof v === 'undefined' ? 'undefined' : `a ${typeof v}`}${typeof v === 'number' || typeof v === 'boolean' ? ` (${v})` : ''}`;
-}
 
 function checkPath(fn: string, path: unknown): asserts path is string {
   if (typeof path !== 'string' || path.length === 0) {

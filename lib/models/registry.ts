@@ -2,6 +2,7 @@
 import { native } from '../native';
 import type { NativeModelEntry } from './binding';
 import { Model } from './model';
+import { describe } from '../checks';
 
 /** Options of {@link create}. */
 export interface CreateOptions {
@@ -33,11 +34,6 @@ export interface ModelInfo {
   readonly numParameters: number;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'string') return `a string ('${v}')`;
-  return `a ${typeof v}${typeof v === 'number' ? ` (${v})` : ''}`;
-}
 
 function toInfo(e: NativeModelEntry): ModelInfo {
   let count = e.numParameters;

@@ -1,6 +1,8 @@
 // Small argument checks shared by the nn factories (the native side re-validates values).
 import { Tensor } from '../tensor';
 
+export { optionsOf } from '../checks';
+
 export function requireOptions(fn: string, options: unknown): Record<string, unknown> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`${fn}: argument 'options' must be an object; got ${Array.isArray(options) ? 'an Array' : options === null ? 'null' : typeof options}`);
@@ -19,12 +21,3 @@ export function requireTensorList(fn: string, name: string, value: unknown): Ten
   return value as Tensor[];
 }
 
-/** An optional options argument: undefined becomes {}, anything but a plain object is a TypeError naming the function. */
-export function optionsOf<T extends object>(fn: string, value: T | undefined): T {
-  if (value === undefined) return {} as T;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    const got = value === null ? 'null' : Array.isArray(value) ? 'an Array' : typeof value;
-    throw new TypeError(`${fn}: argument 'options' must be an object; got ${got}`);
-  }
-  return value;
-}

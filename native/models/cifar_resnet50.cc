@@ -25,17 +25,7 @@ class CifarResNet50 : public ZooNet {
   }
 
   ModelOutput forwardWithFeatures(torch::Tensor x, bool preact) override {
-    ModelOutput result;
-    x = torch::relu(bn1(conv1(x)));
-    for (auto& stage : stages) {
-      Activation a = runStage<BottleneckResidualBlock>(stage, x);
-      result.features.push_back(preact ? a.preact : a.out);
-      x = a.out;
-    }
-    auto pooled = layers::globalAvgPool(x);
-    result.features.push_back(pooled);
-    result.logits = linear(pooled.flatten(1));
-    return result;
+    return runResidualStages<BottleneckResidualBlock>(stages, torch::relu(bn1(conv1(x))), preact, linear);
   }
 
  private:

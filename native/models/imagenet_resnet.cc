@@ -27,17 +27,7 @@ class ImageNetResNet : public ZooNet {
   }
 
   ModelOutput forwardWithFeatures(torch::Tensor x, bool preact) override {
-    ModelOutput result;
-    x = torch::max_pool2d(torch::relu(bn1(conv1(x))), 3, 2, 1);
-    for (auto& stage : stages) {
-      Activation a = runStage<Block>(stage, x);
-      result.features.push_back(preact ? a.preact : a.out);
-      x = a.out;
-    }
-    auto pooled = layers::globalAvgPool(x);
-    result.features.push_back(pooled);
-    result.logits = fc(pooled.flatten(1));
-    return result;
+    return runResidualStages<Block>(stages, torch::max_pool2d(torch::relu(bn1(conv1(x))), 3, 2, 1), preact, fc);
   }
 
  private:

@@ -1,12 +1,14 @@
 // The common base of the built-in zoo models: name, expected input channels and the stage runner.
 // (The TorchScript wrapper implements ZooModel directly: its input contract is the user's.)
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
 
 #include <torch/torch.h>
 
+#include "models/layers.h"
 #include "models/zoo_model.h"
 
 namespace rk {
@@ -24,6 +26,24 @@ Activation runStage(const torch::nn::ModuleList& blocks, torch::Tensor x) {
   Activation a{x, x};
   for (const auto& m : *blocks) a = m->as<Block>()->forward(a.out);
   return a;
+}
+
+// The ResNet-style tail shared by the CIFAR and ImageNet ResNets: run every stage on the stem output,
+// keep each stage's (pre-)activation as a feature, append the globally pooled N x C x 1 x 1 map and
+// classify it.
+template <typename Block, size_t N>
+ModelOutput runResidualStages(const std::array<torch::nn::ModuleList, N>& stages, torch::Tensor x, bool preact,
+                              torch::nn::Linear& classifier) {
+  ModelOutput result;
+  for (const auto& stage : stages) {
+    Activation a = runStage<Block>(stage, x);
+    result.features.push_back(preact ? a.preact : a.out);
+    x = a.out;
+  }
+  torch::Tensor pooled = layers::globalAvgPool(x);
+  result.features.push_back(pooled);
+  result.logits = classifier(pooled.flatten(1));
+  return result;
 }
 
 class ZooNet : public ZooModel {
