@@ -210,6 +210,20 @@ export function readConfigFile(file: string): Record<string, unknown> {
 const HELP: OptionSpec = { name: 'help', short: 'h', type: 'boolean', help: 'show this help', flagOnly: true };
 
 /** Parses `argv` for `spec`: flags, then (when given) the --config file below them. */
+/**
+ * Parses a command's arguments, or prints its help and returns undefined when --help was given (every
+ * command then exits 0).
+ */
+export function parseOrHelp(spec: CommandSpec, argv: string[]): Parsed | undefined {
+  const parsed = parseCommand(spec, argv);
+  if (!parsed.help) return parsed;
+  process.stdout.write(helpText(spec));
+  return undefined;
+}
+
+/** The --threads option every computing command takes. */
+export const THREADS_OPTION = { name: 'threads', type: 'int', min: 1, max: 1024, help: 'CPU threads for LibTorch' } as const;
+
 export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
   const all = [...spec.options, HELP];
   const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};

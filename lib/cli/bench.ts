@@ -4,7 +4,7 @@ import { BENCH_PAIRS, runBench, type BenchResult } from '../bench';
 import type { Device } from '../dtype';
 import { setNumThreads } from '../runtime';
 import { METHODS, type Method } from '../train/trainer';
-import { UsageError, helpText, parseCommand, suggest, type CommandSpec } from './args';
+import { UsageError, suggest, type CommandSpec, parseOrHelp, THREADS_OPTION } from './args';
 
 /** The spec of `reviewkd bench`. */
 export const spec: CommandSpec = {
@@ -20,7 +20,7 @@ export const spec: CommandSpec = {
     { name: 'method', type: 'string', choices: METHODS.filter((m) => m !== 'vanilla'), help: 'distillation method (default reviewkd)' },
     { name: 'channels-last', type: 'boolean', help: 'channels-last memory format' },
     { name: 'autocast', type: 'string', choices: ['bf16'], help: 'mixed precision' },
-    { name: 'threads', type: 'int', min: 1, max: 1024, help: 'CPU threads for LibTorch' },
+    THREADS_OPTION,
     { name: 'json', type: 'boolean', help: 'print the report as JSON' },
   ],
   examples: ['reviewkd bench --pair resnet56-resnet20 --batch 64', 'reviewkd bench --device cuda --batch 128,256 --json'],
@@ -28,11 +28,8 @@ export const spec: CommandSpec = {
 
 /** Runs `reviewkd bench`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (!parsed) return 0;
   const v = parsed.values;
   const device = (v.device as string | undefined) ?? 'cpu';
   if (!/^(cpu|cuda(:\d+)?)$/.test(device)) throw new UsageError(`option --device must be cpu, cuda or cuda:N; got '${device}'`);

@@ -1,6 +1,6 @@
 // `reviewkd distill`: a student from a trained teacher, with any method.
 import type { CommandSpec } from './args';
-import { parseCommand, helpText } from './args';
+import { parseOrHelp } from './args';
 import { COMMON_OPTIONS, DISTILL_OPTIONS, runTraining } from './run';
 
 /** The spec of `reviewkd distill`. */
@@ -22,10 +22,7 @@ export const spec: CommandSpec = {
 
 /** Runs `reviewkd distill`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (!parsed) return 0;
   return runTraining('distill', parsed);
 }

@@ -3,7 +3,7 @@ import * as models from '../models';
 import { setNumThreads } from '../runtime';
 import { Trainer } from '../train/trainer';
 import type { Device } from '../dtype';
-import { UsageError, helpText, parseCommand, suggest, type CommandSpec } from './args';
+import { UsageError, suggest, type CommandSpec, parseOrHelp, THREADS_OPTION } from './args';
 import { DATASETS, loadData } from './data';
 import { loadWeights, readRunJson, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
 
@@ -24,7 +24,7 @@ export const spec: CommandSpec = {
     { name: 'limit', type: 'int', min: 2, help: 'use only the first n images' },
     { name: 'batch', type: 'int', min: 1, max: 1 << 20, help: 'batch size (default 256)' },
     { name: 'device', type: 'string', arg: 'cpu|cuda|cuda:N', help: 'device (default cpu)' },
-    { name: 'threads', type: 'int', min: 1, max: 1024, help: 'CPU threads for LibTorch' },
+    THREADS_OPTION,
     { name: 'per-class', type: 'boolean', help: 'also print per-class accuracy' },
     { name: 'json', type: 'boolean', help: 'print the result as JSON on stdout' },
   ],
@@ -33,11 +33,8 @@ export const spec: CommandSpec = {
 
 /** Runs `reviewkd eval`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (!parsed) return 0;
   const v = parsed.values;
   if (typeof v.threads === 'number') setNumThreads(v.threads);
   const device = (v.device as string | undefined) ?? 'cpu';

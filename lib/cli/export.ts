@@ -5,7 +5,7 @@ import * as path from 'path';
 import { loadSafetensors } from '../io';
 import * as models from '../models';
 import { zeros } from '../tensor';
-import { UsageError, helpText, parseCommand, suggest, type CommandSpec } from './args';
+import { UsageError, suggest, type CommandSpec, parseOrHelp } from './args';
 import { loadWeights, readRunJson, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
 
 /** The spec of `reviewkd export`. */
@@ -29,11 +29,8 @@ export const spec: CommandSpec = {
 
 /** Runs `reviewkd export`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (!parsed) return 0;
   const v = parsed.values;
   const src = resolveWeights(parsed.positionals[0], 'argument <weights>', (v.weights as WhichWeights | undefined) ?? 'auto');
   const name = (v.model as string | undefined) ?? src.model;

@@ -1,6 +1,6 @@
 // `reviewkd info`: LibTorch version, variant and path, devices and threads (rk.info()).
 import { info } from '../runtime';
-import { helpText, parseCommand, type CommandSpec } from './args';
+import { type CommandSpec, parseOrHelp } from './args';
 
 /** The spec of `reviewkd info`. */
 export const spec: CommandSpec = {
@@ -13,11 +13,8 @@ export const spec: CommandSpec = {
 
 /** Runs `reviewkd info`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (!parsed) return 0;
   const i = info();
   const devices = ['cpu', ...Array.from({ length: i.cuda.deviceCount }, (_, k) => `cuda:${k}`)];
   if (parsed.values.json) {

@@ -1,6 +1,6 @@
 // `reviewkd models`: the model zoo (rk.models.list()).
 import * as models from '../models';
-import { helpText, parseCommand, type CommandSpec } from './args';
+import { type CommandSpec, parseOrHelp } from './args';
 
 /** The spec of `reviewkd models`. */
 export const spec: CommandSpec = {
@@ -16,11 +16,8 @@ export const spec: CommandSpec = {
 
 /** Runs `reviewkd models`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (!parsed) return 0;
   const list = models.list().filter((m) => !parsed.values.dataset || m.dataset === parsed.values.dataset);
   if (parsed.values.json) {
     process.stdout.write(`${JSON.stringify(list.map((m) => ({ ...m, numParameters: m.numParameters })), null, 2)}\n`);

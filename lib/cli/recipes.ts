@@ -1,6 +1,6 @@
 // `reviewkd recipes`: the paper's CIFAR-100 recipes, with their hyper-parameters and published numbers.
 import * as recipes from '../recipes';
-import { helpText, parseCommand, type CommandSpec } from './args';
+import { type CommandSpec, parseOrHelp } from './args';
 import { recipeOrUsage } from './run';
 
 /** The spec of `reviewkd recipes`. */
@@ -18,11 +18,8 @@ export const spec: CommandSpec = {
 
 /** Runs `reviewkd recipes`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (!parsed) return 0;
   if (parsed.positionals[0]) {
     const r = recipeOrUsage(parsed.positionals[0]);
     if (parsed.values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { writeReport } from '../report';
-import { UsageError, helpText, parseCommand, type CommandSpec } from './args';
+import { UsageError, type CommandSpec, parseOrHelp } from './args';
 
 /** The spec of `reviewkd report`. */
 export const spec: CommandSpec = {
@@ -21,11 +21,8 @@ export const spec: CommandSpec = {
 
 /** Runs `reviewkd report`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (!parsed) return 0;
   for (const d of parsed.positionals) {
     if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) throw new UsageError(`argument <run folder>: '${d}' does not exist or is not a folder`);
     if (!fs.existsSync(path.join(d, 'log.jsonl'))) throw new UsageError(`argument <run folder>: '${d}' is not a run folder (no log.jsonl)`);

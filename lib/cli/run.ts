@@ -15,7 +15,7 @@ import { manualSeed } from '../tensor';
 import { Trainer, METHODS, type Method, type FitResult } from '../train/trainer';
 import type { EpochLog } from '../train/log';
 import type { Schedule } from '../train/schedule';
-import { UsageError, suggest, type OptionSpec, type Parsed } from './args';
+import { UsageError, suggest, type OptionSpec, type Parsed, THREADS_OPTION } from './args';
 import { DATASETS, loadData } from './data';
 import { loadWeights, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
 
@@ -42,7 +42,7 @@ export const COMMON_OPTIONS: OptionSpec[] = [
   { name: 'no-augment', type: 'boolean', help: 'no random crop / flip' },
   { name: 'seed', type: 'int', min: 0, max: 2 ** 31 - 1, help: 'seed of the weights, data order and augmentation (default 0)' },
   { name: 'device', type: 'string', arg: 'cpu|cuda|cuda:N', help: 'where to train (default cpu)' },
-  { name: 'threads', type: 'int', min: 1, max: 1024, help: 'CPU threads for LibTorch' },
+  THREADS_OPTION,
   { name: 'out', type: 'string', arg: 'dir', help: 'run folder (default runs/<timestamp>-<model>)' },
   { name: 'resume', type: 'boolean', help: 'continue the run in --out from its newest checkpoint' },
   { name: 'keep-last', type: 'int', min: 0, help: 'epoch checkpoints kept besides best (default 2)' },

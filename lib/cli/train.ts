@@ -1,6 +1,6 @@
 // `reviewkd train`: a teacher or a baseline (method vanilla: cross-entropy alone).
 import type { CommandSpec } from './args';
-import { parseCommand, helpText } from './args';
+import { parseOrHelp } from './args';
 import { COMMON_OPTIONS, TRAIN_OPTIONS, runTraining } from './run';
 
 /** The spec of `reviewkd train`. */
@@ -18,10 +18,7 @@ export const spec: CommandSpec = {
 
 /** Runs `reviewkd train`; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (parsed.help) {
-    process.stdout.write(helpText(spec));
-    return 0;
-  }
+  const parsed = parseOrHelp(spec, argv);
+  if (!parsed) return 0;
   return runTraining('train', parsed);
 }
