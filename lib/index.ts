@@ -28,6 +28,8 @@ export { info, setNumThreads, getNumThreads, cuda, memory } from './runtime';
 export * as io from './io';
 export * as models from './models';
 export type { RuntimeInfo } from './runtime';
+export { doctor } from './doctor';
+export type { DoctorReport } from './doctor';
 export * as nn from './nn';
 export * as losses from './losses';
 export * as optim from './optim';

@@ -1,73 +1,105 @@
-// Loads the native addon on first use, after checking that the LibTorch it was built against is still
-// the one on disk (LibTorch has no stable C++ ABI: a mismatch must be refused, not dlopen'ed).
-import * as fs from 'fs';
-import * as path from 'path';
-
+// Loads the native addon on first use. The steps, each in lib/loader/:
+//   1. find LibTorch in the order of DESIGN.md (LIBTORCH, python3's torch, the pinned wheel, which is
+//      fetched and unpacked into the user's cache on first use, then a system LibTorch);
+//   2. pick the binary built for exactly that LibTorch (LibTorch has no stable C++ ABI): a source build in
+//      the package, the prebuilt binary of the matching variant, or one built earlier into the cache;
+//   3. load it in a child process first, once (a bad binary costs a child, not the caller's process);
+//   4. when none fits, build one from source with cmake-js and say so, or fail with every reason and a fix.
 import type { NativeBinding } from './native-types';
+import { bindPrebuilt } from './loader/binding-dir';
+import { type Candidate, cacheBuildDir, findCandidates, judge } from './loader/candidates';
+import { type FoundLibTorch, libtorchScript } from './loader/libtorch-resolution';
+import { type BuildRecord, readBuildRecord } from './loader/records';
+import { buildFromSource, missingBuildTools, sourceBuildAllowed } from './loader/source-build';
+import { tryInChild } from './loader/trial';
 
-const packageRoot = path.resolve(__dirname, '..');
+export type { BuildRecord } from './loader/records';
 
-/** Build metadata written next to a source-built binary by scripts/setup.js. */
-export interface BuildRecord {
-  libtorch: { version: string; variant: 'cpu' | 'cuda'; root: string; libDir: string; source: string };
-  builtAt: string;
-  buildSeconds: number;
+/** The binary that was loaded and why. */
+export interface LoadedBinary {
+  path?: string;
+  record?: BuildRecord;
+  /** 'package build', 'prebuilt' or 'cache build'. */
+  kind?: string;
+  libtorch?: FoundLibTorch;
 }
 
 let binding: NativeBinding | undefined;
-let bindingPath: string | undefined;
-let buildRecord: BuildRecord | undefined;
+let loaded: LoadedBinary = {};
 
-function locateBinary(): string {
-  // node-gyp-build looks in prebuilds/<platform>-<arch>/ first, then build/Release/.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const gypBuild = require('node-gyp-build') as { path(dir: string): string };
-  try {
-    return gypBuild.path(packageRoot);
-  } catch {
-    throw new Error(
-      'reviewkd: the native addon is not built yet (no prebuilds/ binary for this platform and no build/Release/reviewkd.node). ' +
-        `Run \`npm run setup\` in ${packageRoot} (it finds LibTorch and builds the addon).`,
-    );
-  }
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
 }
 
-/** @internal Refuses a LibTorch on disk that differs from the one the binary was built against. */
-export function checkLibTorch(record: BuildRecord): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { readVersion } = require('../scripts/libtorch.js') as { readVersion(root: string): string | null };
-  const { root, version } = record.libtorch;
-  if (!fs.existsSync(root)) {
-    throw new Error(
-      `reviewkd: the addon was built against LibTorch ${version} at ${root}, which no longer exists. ` +
-        'Run `npm run setup -- --force` to rebuild against the LibTorch you have now.',
-    );
-  }
-  const found = readVersion(root);
-  if (found !== version) {
-    throw new Error(
-      `reviewkd: LibTorch version mismatch: the addon was built against ${version} but ${root} now holds ${found ?? 'an unknown version'}. ` +
-        'LibTorch has no stable C++ ABI, so this binary cannot be used. Run `npm run setup -- --force` to rebuild.',
-    );
-  }
+/** What the loader would use, and why every other binary was passed over (also for `reviewkd doctor`). */
+export interface LoadPlan {
+  libtorch: FoundLibTorch;
+  cache: string;
+  candidates: Candidate[];
 }
 
-/** The native binding, loaded (and version-checked) on first call. */
+/** Resolves LibTorch (fetching the pinned wheel if needed) and judges every candidate binary. */
+export function planLoad(): LoadPlan {
+  const script = libtorchScript();
+  const libtorch = script.resolveLibTorch({ log });
+  const cache = script.cacheRoot();
+  return { libtorch, cache, candidates: findCandidates(libtorch, cache) };
+}
+
+function describeCandidates(candidates: Candidate[]): string {
+  return candidates.map((c) => `  - ${c.kind}${c.variant ? ` (${c.variant})` : ''}${c.binary ? ` ${c.binary}` : ''}: ${c.reason}`).join('\n');
+}
+
+/** The single most useful fix when no binary fits and none can be built. */
+function fixFor(torch: FoundLibTorch, pinned: string): string {
+  if (torch.source === 'LIBTORCH') return `unset LIBTORCH so the prebuilt binary is used with LibTorch ${pinned} (fetched once into the cache), or install the build tools listed so reviewkd can build against LibTorch ${torch.version}`;
+  if (torch.source === 'python3') return `set REVIEWKD_PYTHON_TORCH=0 so the prebuilt binary is used with LibTorch ${pinned} (fetched once into the cache) instead of python3's torch ${torch.version}, or install the build tools listed`;
+  return `install the build tools listed so reviewkd can build against LibTorch ${torch.version}`;
+}
+
+function chooseBinary(): LoadedBinary {
+  const { libtorch: torch, cache, candidates } = planLoad();
+  const failures: string[] = [];
+  for (const candidate of candidates) {
+    if (!candidate.fits || !candidate.binary) continue;
+    const file = candidate.kind === 'prebuilt' ? bindPrebuilt(candidate.binary, torch, cache) : candidate.binary;
+    const trial = tryInChild(file, torch, cache);
+    if (trial.ok) return { path: file, record: candidate.record, kind: candidate.kind, libtorch: torch };
+    failures.push(`  - ${candidate.kind} ${file}: ${trial.message}`);
+  }
+
+  const pinned = `${libtorchScript().PINNED_TORCH}+cpu`;
+  const found = `LibTorch found: ${torch.version} (${torch.variant}) from ${torch.source} at ${torch.root}`;
+  const tried = `Binaries:\n${describeCandidates(candidates)}${failures.length ? `\nFailed when loaded in a child process:\n${failures.join('\n')}` : ''}`;
+  if (!sourceBuildAllowed()) {
+    throw new Error(`reviewkd: no binary fits this LibTorch and REVIEWKD_BUILD_FROM_SOURCE=0 forbids building one.\n${found}\n${tried}\nFix: ${fixFor(torch, pinned)}.`);
+  }
+  const missing = missingBuildTools();
+  if (missing.length > 0) {
+    throw new Error(
+      `reviewkd: no binary fits this LibTorch, and building one from source needs ${missing.join(', ')}.\n${found}\n${tried}\n` +
+        `Fix: ${fixFor(torch, pinned)}.`,
+    );
+  }
+  const outDir = cacheBuildDir(cache, torch);
+  const built = buildFromSource(torch, outDir, log);
+  const verdict = judge('cache build', built, torch);
+  const trial = verdict.fits ? tryInChild(built, torch, cache) : { ok: false, message: verdict.reason };
+  if (!trial.ok) throw new Error(`reviewkd: the binary built from source in ${outDir} does not load: ${trial.message}\n${found}`);
+  return { path: built, record: readBuildRecord(built), kind: 'cache build', libtorch: torch };
+}
+
+/** The native binding, loaded on first call (see the steps at the top of this file). */
 export function native(): NativeBinding {
   if (binding) return binding;
-  const file = locateBinary();
-  const recordFile = path.join(path.dirname(file), 'reviewkd-build.json');
-  if (fs.existsSync(recordFile)) {
-    buildRecord = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as BuildRecord;
-    checkLibTorch(buildRecord);
-  }
+  const choice = chooseBinary();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  binding = require(file) as NativeBinding;
-  bindingPath = file;
+  binding = require(choice.path as string) as NativeBinding;
+  loaded = choice;
   return binding;
 }
 
-/** Where the loaded binary and its build record are (undefined before the first native call). */
-export function loadedBinary(): { path?: string; record?: BuildRecord } {
-  return { path: bindingPath, record: buildRecord };
+/** Where the loaded binary is, its build record and the LibTorch it uses (empty before the first native call). */
+export function loadedBinary(): LoadedBinary {
+  return loaded;
 }

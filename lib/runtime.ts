@@ -9,7 +9,7 @@ export interface RuntimeInfo {
     /** e.g. '2.13.0+cpu' */
     version: string;
     variant: 'cpu' | 'cuda';
-    /** The LibTorch folder the addon was built against and loads from (undefined for prebuilt binaries). */
+    /** The LibTorch folder the addon loads from. */
     path?: string;
     /** How it was found: 'LIBTORCH', 'python3', 'wheel-cache' or 'system'. */
     source?: string;
@@ -25,12 +25,12 @@ export interface RuntimeInfo {
 /** Reports the LibTorch version, CPU/CUDA variant, path and thread counts. */
 export function info(): RuntimeInfo {
   const b = native().buildInfo();
-  const { path: binary, record } = loadedBinary();
+  const { path: binary, libtorch } = loadedBinary();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pkg = require('../package.json') as { version: string };
   return {
     version: pkg.version,
-    libtorch: { version: b.libtorchVersion, variant: b.variant as 'cpu' | 'cuda', path: record?.libtorch.root, source: record?.libtorch.source },
+    libtorch: { version: b.libtorchVersion, variant: b.variant as 'cpu' | 'cuda', path: libtorch?.root, source: libtorch?.source },
     binary,
     threads: b.numThreads,
     interopThreads: b.numInteropThreads,

@@ -7,6 +7,8 @@
 //   node scripts/setup.js --native   only LibTorch + the addon
 //   node scripts/setup.js --ts       only the TypeScript build
 //   --force                          redo the steps even when up to date
+//   --out DIR                        (with --native) build into DIR/build/Release instead of build/Release;
+//                                    the loader uses this to build from source into the user's cache
 
 const crypto = require('crypto');
 const fs = require('fs');
@@ -14,7 +16,10 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 
 const root = path.resolve(__dirname, '..');
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+const outIndex = argv.indexOf('--out');
+const outRoot = outIndex >= 0 ? path.resolve(argv[outIndex + 1] || '.') : root;
 const force = args.has('--force');
 const onlyNative = args.has('--native');
 const onlyTs = args.has('--ts');
@@ -82,7 +87,7 @@ function cxxStandardFor(version) {
 function ensureNativeAddon() {
   const { resolveLibTorch } = require('./libtorch');
   const torch = resolveLibTorch({ log });
-  const outDir = path.join(root, 'build', 'Release');
+  const outDir = path.join(outRoot, 'build', 'Release');
   const infoFile = path.join(outDir, 'reviewkd-build.json');
   const sources = [
     ...listFiles(path.join(root, 'native'), (f) => /\.(cc|h)$/.test(f)),
@@ -94,9 +99,10 @@ function ensureNativeAddon() {
 
   log(`reviewkd: building the native addon against LibTorch ${torch.version} (${torch.variant}) from ${torch.source}: ${torch.root}`);
   const started = Date.now();
-  const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+  // cmake-js is a dependency: in an installed package npm may have hoisted it above this folder.
+  const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
   const cmakeArgs = [
-    cmakeJs, 'compile', '--directory', root, '--out', path.join(root, 'build'),
+    cmakeJs, 'compile', '--directory', root, '--out', path.join(outRoot, 'build'),
     '--parallel', String(Math.max(1, require('os').cpus().length)),
     `--CDCMAKE_PREFIX_PATH=${torch.cmakePrefixPath}`,
     `--CDRK_LIBTORCH_VERSION=${torch.version}`,
@@ -159,7 +165,8 @@ function writeEsmEntry() {
  * process is gone is taken over.
  */
 function withLock(body) {
-  const lock = path.join(root, '.setup.lock');
+  fs.mkdirSync(outRoot, { recursive: true });
+  const lock = path.join(outRoot, '.setup.lock');
   const deadline = Date.now() + 30 * 60 * 1000;
   for (;;) {
     try {

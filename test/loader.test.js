@@ -1,56 +1,167 @@
 'use strict';
-// The loader's version safety: a LibTorch on disk that differs from the build's is refused with both
-// versions named, before anything is dlopen'ed; and a LibTorch that disappeared is explained.
+// The loader (lib/native.ts, lib/loader/): LibTorch resolution errors, which binary fits which LibTorch,
+// the child-process trial, the relocatable prebuilt binding, and the message when nothing fits.
 const assert = require('assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { checkLibTorch, loadedBinary, native } = require('../dist/native');
-const { resolveLibTorch } = require('../scripts/libtorch');
+const { spawnSync } = require('child_process');
 
-function fakeLibTorch(version) {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-libtorch-'));
-  fs.writeFileSync(path.join(root, 'version.py'), `__version__ = '${version}'\n`);
-  return root;
+const { loadedBinary, native } = require('../dist/native');
+const { judge } = require('../dist/loader/candidates');
+const { bindPrebuilt } = require('../dist/loader/binding-dir');
+const { tryInChild } = require('../dist/loader/trial');
+const { resolveLibTorch, readVersion } = require('../scripts/libtorch');
+
+const root = path.resolve(__dirname, '..');
+const tmp = (prefix) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+
+/** A folder holding a binary file and the build record beside it. */
+function binaryWithRecord(record) {
+  const dir = tmp('rk-binary-');
+  const file = path.join(dir, 'reviewkd.node');
+  fs.writeFileSync(file, 'not really a binary');
+  if (record) fs.writeFileSync(path.join(dir, 'reviewkd-build.json'), JSON.stringify(record));
+  return file;
 }
 
-const record = (root, version) => ({ libtorch: { version, variant: 'cpu', root, libDir: path.join(root, 'lib'), source: 'test' }, builtAt: '', buildSeconds: 0 });
+const torch = (over = {}) => ({ root: '/opt/libtorch', libDir: '/opt/libtorch/lib', cmakePrefixPath: '', version: '2.13.0+cpu', variant: 'cpu', source: 'LIBTORCH', skipped: [], ...over });
 
-describe('loader: LibTorch version safety', () => {
-  it('refuses a mismatch, naming both versions and the fix', () => {
-    const root = fakeLibTorch('2.99.0+cpu');
-    assert.throws(() => checkLibTorch(record(root, '2.13.0+cpu')), (e) => /built against 2\.13\.0\+cpu/.test(e.message) && /now holds 2\.99\.0\+cpu/.test(e.message) && /npm run setup -- --force/.test(e.message));
+/** A LibTorch folder that claims another version: links to the real one's folders, its own version.py. */
+function fakeLibTorch(version) {
+  const real = resolveLibTorch().root;
+  const dir = tmp('rk-libtorch-');
+  for (const sub of ['include', 'lib', 'share']) fs.symlinkSync(path.join(real, sub), path.join(dir, sub));
+  fs.writeFileSync(path.join(dir, 'version.py'), `__version__ = '${version}'\n`);
+  return dir;
+}
+
+/** A PATH folder where compilers and cmake exist but fail, as on a machine with none. */
+function shadowedToolsPath() {
+  const dir = tmp('rk-shadow-');
+  for (const tool of ['cc', 'c++', 'gcc', 'g++', 'cmake', 'make', 'ninja']) {
+    fs.writeFileSync(path.join(dir, tool), '#!/bin/sh\necho "shadowed by the test" >&2\nexit 1\n', { mode: 0o755 });
+  }
+  return dir;
+}
+
+describe('loader: which binary fits which LibTorch', () => {
+  it('accepts a source build for the same version and folder', () => {
+    const c = judge('package build', binaryWithRecord({ libtorch: { version: '2.13.0+cpu', variant: 'cpu', root: '/opt/libtorch' } }), torch());
+    assert.strictEqual(c.fits, true, c.reason);
   });
 
-  it('accepts the same version', () => {
-    const root = fakeLibTorch('2.13.0+cpu');
-    checkLibTorch(record(root, '2.13.0+cpu'));
+  it('refuses another version, naming both', () => {
+    const c = judge('package build', binaryWithRecord({ libtorch: { version: '2.13.0+cpu', variant: 'cpu', root: '/opt/libtorch' } }), torch({ version: '2.99.0+cpu' }));
+    assert.strictEqual(c.fits, false);
+    assert.match(c.reason, /built against LibTorch 2\.13\.0\+cpu; the LibTorch found is 2\.99\.0\+cpu/);
   });
 
-  it('explains a LibTorch folder that no longer exists', () => {
-    assert.throws(() => checkLibTorch(record('/nonexistent/libtorch', '2.13.0+cpu')), /no longer exists/);
+  it('refuses the other variant (a CUDA binary with a CPU LibTorch and back)', () => {
+    const c = judge('prebuilt', binaryWithRecord({ prebuilt: true, libtorch: { version: '2.13.0+cpu', variant: 'cuda' } }), torch());
+    assert.strictEqual(c.fits, false);
+    assert.match(c.reason, /built for cuda LibTorch; the LibTorch found is cpu/);
   });
 
-  it('the loaded binary records the LibTorch it was built against, and it matches what is on disk', () => {
+  it('refuses a source build linked to another LibTorch folder, but a prebuilt binary is relocatable', () => {
+    const src = judge('package build', binaryWithRecord({ libtorch: { version: '2.13.0+cpu', variant: 'cpu', root: '/elsewhere' } }), torch());
+    assert.strictEqual(src.fits, false);
+    assert.match(src.reason, /at \/elsewhere; the one found is at \/opt\/libtorch/);
+    const pre = judge('prebuilt', binaryWithRecord({ prebuilt: true, libtorch: { version: '2.13.0+cpu', variant: 'cpu' } }), torch());
+    assert.strictEqual(pre.fits, true, pre.reason);
+  });
+
+  it('refuses a binary without a build record, and reports a missing binary', () => {
+    assert.match(judge('cache build', binaryWithRecord(null), torch()).reason, /no readable reviewkd-build\.json/);
+    assert.match(judge('cache build', undefined, torch()).reason, /no binary for this platform/);
+  });
+});
+
+describe('loader: loading', () => {
+  it('the loaded binary fits the LibTorch found, which is on disk with the recorded version', () => {
     native();
-    const { path: file, record: rec } = loadedBinary();
+    const { path: file, record, libtorch, kind } = loadedBinary();
     assert.ok(file && fs.existsSync(file));
-    if (rec) assert.strictEqual(require('../scripts/libtorch').readVersion(rec.libtorch.root), rec.libtorch.version);
+    assert.ok(['package build', 'prebuilt', 'cache build'].includes(kind));
+    assert.strictEqual(record.libtorch.version, libtorch.version);
+    assert.strictEqual(readVersion(libtorch.root), libtorch.version);
   });
 
-  it('resolution lists every attempt when LibTorch cannot be found', () => {
+  it('a binary that cannot load costs a child process, not this one', () => {
+    const cache = tmp('rk-cache-');
+    const bad = binaryWithRecord({ libtorch: { version: '2.13.0+cpu', variant: 'cpu' } });
+    const result = tryInChild(bad, torch(), cache);
+    assert.strictEqual(result.ok, false);
+    assert.match(result.message, /child process failed/);
+    assert.ok(!fs.existsSync(path.join(cache, 'verified')), 'a failure must not be remembered as a success');
+  });
+
+  it('a good binary passes the trial once; the success is remembered', () => {
+    native();
+    const { path: file, libtorch } = loadedBinary();
+    const cache = tmp('rk-cache-');
+    const first = tryInChild(file, libtorch, cache);
+    assert.deepStrictEqual([first.ok, first.remembered], [true, false], first.message);
+    const second = tryInChild(file, libtorch, cache);
+    assert.deepStrictEqual([second.ok, second.remembered], [true, true]);
+  });
+
+  it('a prebuilt binary is bound to the LibTorch found through a torch link beside a copy of it', () => {
+    const cache = tmp('rk-cache-');
+    const binary = binaryWithRecord({ prebuilt: true, libtorch: { version: '2.13.0+cpu', variant: 'cpu' } });
+    const t = torch({ root: tmp('rk-torchroot-') });
+    const bound = bindPrebuilt(binary, t, cache);
+    assert.strictEqual(fs.readFileSync(bound, 'utf8'), 'not really a binary');
+    assert.strictEqual(fs.readlinkSync(path.join(path.dirname(bound), 'torch')), t.root);
+    assert.ok(fs.existsSync(path.join(path.dirname(bound), 'reviewkd-build.json')));
+    assert.strictEqual(bindPrebuilt(binary, t, cache), bound, 'the second call reuses the folder');
+  });
+
+  it('LibTorch of another version and no build tools: fails with every reason and the fix, without crashing', function () {
+    this.timeout(120000);
+    const env = {
+      ...process.env,
+      LIBTORCH: fakeLibTorch('2.99.0+cpu'),
+      PATH: `${shadowedToolsPath()}:${process.env.PATH}`,
+      CXX: 'false',
+      CC: 'false',
+      REVIEWKD_CACHE: tmp('rk-cache-'),
+    };
+    const r = spawnSync(process.execPath, ['-e', "require(process.argv[1]).zeros([2])", root], { env, encoding: 'utf8' });
+    assert.strictEqual(r.status, 1, r.stderr);
+    assert.match(r.stderr, /no binary fits this LibTorch, and building one from source needs cmake, a C\+\+ compiler \(false\)/);
+    assert.match(r.stderr, /LibTorch found: 2\.99\.0\+cpu \(cpu\) from LIBTORCH/);
+    assert.match(r.stderr, /built against LibTorch 2\.13\.0\+cpu; the LibTorch found is 2\.99\.0\+cpu/);
+    assert.match(r.stderr, /Fix: unset LIBTORCH so the prebuilt binary is used/);
+    assert.doesNotMatch(r.stderr, /Segmentation|Aborted|core dumped/);
+  });
+
+  it('resolution lists every attempt and the one fix when LibTorch cannot be found', () => {
     const saved = { ...process.env };
     try {
       process.env.LIBTORCH = '/nonexistent/libtorch';
       process.env.PYTHON = '/nonexistent/python3';
-      process.env.REVIEWKD_CACHE = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-cache-'));
+      process.env.REVIEWKD_CACHE = tmp('rk-cache-');
       process.env.REVIEWKD_OFFLINE = '1';
-      assert.throws(() => resolveLibTorch(), (e) => /Tried, in order/.test(e.message) && /LIBTORCH=\/nonexistent\/libtorch/.test(e.message) && /python3|python/.test(e.message) && /REVIEWKD_OFFLINE/.test(e.message) && /system libtorch/.test(e.message) && /Fix:/.test(e.message));
+      assert.throws(() => resolveLibTorch(), (e) => /Tried, in order/.test(e.message) && /LIBTORCH=\/nonexistent\/libtorch/.test(e.message) && /python3|python/.test(e.message) && /REVIEWKD_OFFLINE/.test(e.message) && /system libtorch/.test(e.message) && /Fix: .*REVIEWKD_TORCH_WHEEL/.test(e.message));
     } finally {
       for (const k of ['LIBTORCH', 'PYTHON', 'REVIEWKD_CACHE', 'REVIEWKD_OFFLINE']) {
         if (saved[k] === undefined) delete process.env[k];
         else process.env[k] = saved[k];
       }
     }
+  });
+
+  it('a wheel whose checksum is not the pinned one is refused before anything is unpacked', () => {
+    const cache = tmp('rk-cache-');
+    const wrong = path.join(tmp('rk-wheel-'), 'torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl');
+    fs.writeFileSync(wrong, 'tampered');
+    const r = spawnSync(process.execPath, ['-e', `
+      const { fetchPinnedWheel } = require(${JSON.stringify(path.join(root, 'scripts', 'libtorch.js'))});
+      try { fetchPinnedWheel({ destination: process.argv[1] }); } catch (e) { console.error(e.message); process.exit(3); }`, path.join(cache, 'libtorch', '2.13.0-cpu')],
+    { env: { ...process.env, REVIEWKD_TORCH_WHEEL: wrong, PYTHON: '/nonexistent/python3', REVIEWKD_TORCH_WHEEL_URL: 'http://127.0.0.1:9/none.whl' }, encoding: 'utf8' });
+    assert.strictEqual(r.status, 3, r.stderr);
+    assert.match(r.stderr, /REVIEWKD_TORCH_WHEEL=.*has sha256 [0-9a-f]{64}, expected 6746dbcb/);
+    assert.ok(!fs.existsSync(path.join(cache, 'libtorch', '2.13.0-cpu', 'torch')), 'nothing unpacked');
   });
 });

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => { main(argv: strin
   eval: { summary: 'evaluate a run folder or weights file (top-1, top-5; --json)', load: () => require('./eval') },
   export: { summary: "write a run's student weights as safetensors", load: () => require('./export') },
   info: { summary: 'LibTorch version/variant/path, devices, threads', load: () => require('./info') },
+  doctor: { summary: 'what the loader finds (LibTorch, binaries, CUDA, threads) and why', load: () => require('./doctor') },
   models: { summary: 'list the model zoo', load: () => require('./models') },
   recipes: { summary: "list or show the paper's CIFAR-100 recipes", load: () => require('./recipes') },
   bench: { summary: 'benchmarks', load: () => require('./bench') },

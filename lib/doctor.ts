@@ -1,0 +1,102 @@
+// `rk.doctor()` / `reviewkd doctor`: what the loader finds on this machine and why, without throwing —
+// for bug reports and for setting up CUDA. It runs the same steps as the first native call.
+import { loadedBinary, native, planLoad } from './native';
+import type { Candidate } from './loader/candidates';
+import { missingBuildTools, sourceBuildAllowed } from './loader/source-build';
+
+/** Everything the loader saw. `ok` is true when the addon loaded. */
+export interface DoctorReport {
+  ok: boolean;
+  reviewkd: string;
+  node: string;
+  electron?: string;
+  platform: string;
+  /** The LibTorch used, and why earlier sources in the resolution order were not. */
+  libtorch?: { version: string; variant: 'cpu' | 'cuda'; source: string; path: string; skipped: string[] };
+  /** Every binary considered, with the reason it fits or not. */
+  binaries: Array<{ kind: string; variant?: string; path?: string; fits: boolean; reason: string }>;
+  /** The binary loaded, and which of the kinds above it was. */
+  loaded?: { kind: string; path: string };
+  /** What a source build would lack (empty: a source build is possible). */
+  missingBuildTools: string[];
+  sourceBuildAllowed: boolean;
+  threads?: { intraOp: number; interOp: number };
+  cuda?: { available: boolean; devices: number; note: string };
+  /** The settings in effect, from the environment. */
+  environment: Record<string, string | undefined>;
+  cache?: string;
+  /** The error, when something failed. */
+  error?: string;
+}
+
+const SETTINGS = ['LIBTORCH', 'PYTHON', 'REVIEWKD_CACHE', 'REVIEWKD_OFFLINE', 'REVIEWKD_PYTHON_TORCH', 'REVIEWKD_BUILD_FROM_SOURCE', 'REVIEWKD_TORCH_WHEEL', 'REVIEWKD_TORCH_WHEEL_URL', 'REVIEWKD_TORCH_INDEX'];
+
+function cudaNote(variant: string, available: boolean, devices: number): string {
+  if (variant === 'cpu') return 'this LibTorch is the CPU build: CUDA needs a CUDA LibTorch (docs/install.md, "CUDA")';
+  if (!available || devices === 0) return 'CUDA LibTorch, but no CUDA device is visible (driver missing, CUDA_VISIBLE_DEVICES, or a container without GPUs)';
+  return `${devices} CUDA device(s) visible`;
+}
+
+/** Runs the loader's steps and reports each; never throws. */
+export function doctor(): DoctorReport {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require('../package.json') as { version: string };
+  const report: DoctorReport = {
+    ok: false,
+    reviewkd: pkg.version,
+    node: process.version,
+    electron: process.versions.electron,
+    platform: `${process.platform}-${process.arch}`,
+    binaries: [],
+    missingBuildTools: missingBuildTools(),
+    sourceBuildAllowed: sourceBuildAllowed(),
+    environment: Object.fromEntries(SETTINGS.map((k) => [k, process.env[k]])),
+  };
+  try {
+    const plan = planLoad();
+    const t = plan.libtorch;
+    report.cache = plan.cache;
+    report.libtorch = { version: t.version, variant: t.variant, source: t.source, path: t.root, skipped: t.skipped };
+    report.binaries = plan.candidates.map((c: Candidate) => ({ kind: c.kind, variant: c.variant, path: c.binary, fits: c.fits, reason: c.reason }));
+    const info = native().buildInfo();
+    const loaded = loadedBinary();
+    report.loaded = { kind: loaded.kind ?? 'unknown', path: loaded.path ?? 'unknown' };
+    report.threads = { intraOp: info.numThreads, interOp: info.numInteropThreads };
+    report.cuda = { available: info.cudaAvailable, devices: info.cudaDeviceCount, note: cudaNote(info.variant, info.cudaAvailable, info.cudaDeviceCount) };
+    report.ok = true;
+  } catch (err) {
+    report.error = (err as Error).message;
+  }
+  return report;
+}
+
+/** The report as the lines `reviewkd doctor` prints. */
+export function formatDoctorReport(r: DoctorReport): string {
+  const lines = [
+    `reviewkd ${r.reviewkd}, node ${r.node}${r.electron ? `, electron ${r.electron}` : ''}, ${r.platform}`,
+    '',
+  ];
+  if (r.libtorch) {
+    lines.push(`LibTorch   ${r.libtorch.version} (${r.libtorch.variant}) from ${r.libtorch.source}`, `           ${r.libtorch.path}`);
+    for (const s of r.libtorch.skipped) lines.push(`  not used: ${s}`);
+    lines.push('');
+  }
+  if (r.binaries.length) {
+    lines.push('Binaries');
+    for (const b of r.binaries) {
+      const mark = r.loaded && b.path && r.loaded.kind === b.kind && b.fits ? '*' : b.fits ? '+' : '-';
+      lines.push(`  ${mark} ${b.kind}${b.variant ? ` (${b.variant})` : ''}: ${b.reason}${b.path ? `\n      ${b.path}` : ''}`);
+    }
+    lines.push('    (* loaded, + fits, - does not fit)', '');
+  }
+  if (r.loaded) lines.push(`Loaded     ${r.loaded.kind}: ${r.loaded.path}`);
+  if (r.threads) lines.push(`Threads    ${r.threads.intraOp} intra-op, ${r.threads.interOp} inter-op`);
+  if (r.cuda) lines.push(`CUDA       ${r.cuda.note}`);
+  lines.push(`Build      ${r.missingBuildTools.length ? `a source build would need: ${r.missingBuildTools.join(', ')}` : 'a source build is possible (cmake, C++ compiler, cmake-js found)'}${r.sourceBuildAllowed ? '' : '; disabled by REVIEWKD_BUILD_FROM_SOURCE=0'}`);
+  if (r.cache) lines.push(`Cache      ${r.cache}`);
+  const set = Object.entries(r.environment).filter(([, v]) => v !== undefined);
+  lines.push(`Settings   ${set.length ? set.map(([k, v]) => `${k}=${v}`).join(' ') : '(none set)'}`);
+  if (r.error) lines.push('', `Problem    ${r.error}`);
+  lines.push('', r.ok ? 'OK: the addon loads.' : 'NOT OK: see the problem above.');
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,44 @@
+// A prebuilt binary finds LibTorch through its runpath $ORIGIN/torch/lib. The loader copies it into a
+// folder of the user's cache beside a `torch` link to the LibTorch found, so the binary loads with no
+// LD_LIBRARY_PATH and no preloading, wherever LibTorch lives, and the package folder may stay read-only
+// (or sit inside an Electron asar archive, which the copy reads through Electron's fs).
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import type { FoundLibTorch } from './libtorch-resolution';
+
+/** Returns the copy of a prebuilt binary that loads against torch, creating it on first use. */
+export function bindPrebuilt(binary: string, torch: FoundLibTorch, cache: string): string {
+  const content = fs.readFileSync(binary);
+  const binaryHash = crypto.createHash('sha256').update(content).digest('hex').slice(0, 16);
+  const torchHash = crypto.createHash('sha256').update(torch.root).digest('hex').slice(0, 10);
+  const dir = path.join(cache, 'bindings', `${binaryHash}-${torchHash}`);
+  const target = path.join(dir, 'reviewkd.node');
+  if (isComplete(dir, torch.root)) return target;
+
+  // Filled under a temporary name and renamed, so a half-written folder is never used.
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  const staging = fs.mkdtempSync(`${dir}.tmp-`);
+  try {
+    fs.writeFileSync(path.join(staging, 'reviewkd.node'), content, { mode: 0o755 });
+    fs.copyFileSync(path.join(path.dirname(binary), 'reviewkd-build.json'), path.join(staging, 'reviewkd-build.json'));
+    fs.symlinkSync(torch.root, path.join(staging, 'torch'), 'dir');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(staging, dir);
+  } catch (err) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    // Another process (a worker thread, a parallel test) may have made the same folder meanwhile.
+    if (isComplete(dir, torch.root)) return target;
+    throw err;
+  }
+  return target;
+}
+
+function isComplete(dir: string, torchRoot: string): boolean {
+  try {
+    return fs.readlinkSync(path.join(dir, 'torch')) === torchRoot && fs.statSync(path.join(dir, 'reviewkd.node')).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,134 @@
+'use strict';
+// Installing like a user: the tarball `npm pack` makes (its prepack step makes the prebuilt binary) is
+// installed with --ignore-scripts into a fresh project where no compiler or cmake is reachable, and used
+// from CommonJS, ESM and a strict TypeScript project. Needs the npm registry for the package's own
+// dependencies, as any install does.
+const assert = require('assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const root = path.resolve(__dirname, '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+function run(cmd, args, options = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+  if (r.error) throw r.error;
+  return r;
+}
+
+function mustRun(cmd, args, options) {
+  const r = run(cmd, args, options);
+  assert.strictEqual(r.status, 0, `${cmd} ${args.join(' ')} exited with ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
+/** A PATH folder whose compilers and build tools all fail, put first on PATH. */
+function shadowedTools(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const tool of ['cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'cmake', 'make', 'ninja']) {
+    fs.writeFileSync(path.join(dir, tool), '#!/bin/sh\necho "$0: shadowed by test/package.test.js" >&2\nexit 1\n', { mode: 0o755 });
+  }
+  return dir;
+}
+
+const lastJsonLine = (text) => JSON.parse(text.trim().split('\n').filter((l) => l.startsWith('{')).pop());
+
+describe('package: the packed tarball, installed without scripts or a compiler', function () {
+  this.timeout(600000);
+  let work;
+  let tarball;
+  let project;
+  let userEnv;
+
+  before(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-package-'));
+    // prepack runs scripts/setup.js and scripts/prebuild.js (prebuildify) first.
+    mustRun(npm, ['pack', '--pack-destination', work], { cwd: root });
+    tarball = path.join(work, fs.readdirSync(work).find((f) => f.endsWith('.tgz')));
+    project = path.join(work, 'project');
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'rk-consumer', private: true, version: '1.0.0' }));
+    const started = Date.now();
+    mustRun(npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball], { cwd: project });
+    process.stderr.write(`      (npm install --ignore-scripts of the tarball: ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    userEnv = { ...process.env, PATH: `${shadowedTools(path.join(work, 'shadow'))}:${process.env.PATH}`, CC: 'false', CXX: 'false' };
+    delete userEnv.LIBTORCH;
+  });
+
+  after(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('holds the prebuilt binary with its build record, the sources for a fallback build, and nothing else', () => {
+    const files = mustRun('tar', ['-tzf', tarball]).stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
+    for (const needed of [
+      'binaries/cpu/prebuilds/linux-x64/reviewkd.node',
+      'binaries/cpu/prebuilds/linux-x64/reviewkd-build.json',
+      'dist/index.js', 'dist/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts', 'bin/reviewkd.js',
+      'native/addon.cc', 'CMakeLists.txt', 'scripts/libtorch.js', 'scripts/setup.js', 'scripts/wheel-fetch.js',
+      'scripts/install.js', 'package.json', 'README.md',
+    ]) assert.ok(files.includes(needed), `${needed} is missing from the tarball`);
+    const unwanted = files.filter((f) => /^(test|lib|demo|build|node_modules|\.ci)\/|\.map$|\.tsbuildinfo$|reviewkd-ts\.json|^scripts\/(demo|bench|prebuild|cuda|train)/.test(f));
+    assert.deepStrictEqual(unwanted, []);
+    assert.deepStrictEqual(files.filter((f) => /(^|\/)lib(torch|c10)[^/]*\.so|\.whl$/.test(f)), [], 'LibTorch never goes into the tarball');
+    const record = JSON.parse(mustRun('tar', ['-xzOf', tarball, 'package/binaries/cpu/prebuilds/linux-x64/reviewkd-build.json']).stdout);
+    assert.deepStrictEqual([record.prebuilt, record.libtorch.variant, record.libtorch.version], [true, 'cpu', `${require('../package.json').libtorch.version}+cpu`]);
+    assert.ok(fs.statSync(tarball).size < 5e6, `tarball is ${fs.statSync(tarball).size} bytes`);
+  });
+
+  it('trains a ReviewKD step through require() with the prebuilt binary, no install script and no compiler', () => {
+    fs.copyFileSync(path.join(__dirname, 'fixtures', 'packed', 'train-step.cjs'), path.join(project, 'train-step.cjs'));
+    const r = mustRun(process.execPath, ['train-step.cjs'], { cwd: project, env: userEnv });
+    const out = lastJsonLine(r.stdout);
+    assert.strictEqual(out.kind, 'prebuilt');
+    assert.ok(Number.isFinite(out.loss) && out.loss > 0, `loss ${out.loss}`);
+    assert.ok(out.binary.includes(`${path.sep}bindings${path.sep}`), `the prebuilt binary is loaded from its cache binding: ${out.binary}`);
+  });
+
+  it('imports from ESM (default and named exports)', () => {
+    fs.copyFileSync(path.join(__dirname, 'fixtures', 'packed', 'import.mjs'), path.join(project, 'import.mjs'));
+    const out = lastJsonLine(mustRun(process.execPath, ['import.mjs'], { cwd: project, env: userEnv }).stdout);
+    assert.deepStrictEqual([out.sum, out.sameObject, out.hasZoo], [54, true, true]);
+  });
+
+  it('with a LibTorch of another version and no compiler, fails with the promised message (and no crash)', () => {
+    const real = JSON.parse(mustRun(process.execPath, ['-e', "console.log(JSON.stringify(require('reviewkd').info().libtorch))"], { cwd: project, env: userEnv }).stdout).path;
+    const other = path.join(work, 'libtorch-2.99');
+    fs.mkdirSync(other);
+    for (const sub of ['include', 'lib', 'share']) fs.symlinkSync(path.join(real, sub), path.join(other, sub));
+    fs.writeFileSync(path.join(other, 'version.py'), "__version__ = '2.99.0+cpu'\n");
+    const r = run(process.execPath, ['train-step.cjs'], { cwd: project, env: { ...userEnv, LIBTORCH: other } });
+    assert.strictEqual(r.status, 1, r.stderr);
+    assert.match(r.stderr, /no binary fits this LibTorch, and building one from source needs cmake, a C\+\+ compiler/);
+    assert.match(r.stderr, /prebuilt \(cpu\) .*: built against LibTorch 2\.13\.0\+cpu; the LibTorch found is 2\.99\.0\+cpu/);
+    assert.match(r.stderr, /Fix: unset LIBTORCH so the prebuilt binary is used/);
+  });
+
+  it('`reviewkd doctor` explains the choice', () => {
+    const r = mustRun(path.join(project, 'node_modules', '.bin', 'reviewkd'), ['doctor', '--json'], { cwd: project, env: userEnv });
+    const report = JSON.parse(r.stdout);
+    assert.strictEqual(report.ok, true);
+    assert.strictEqual(report.loaded.kind, 'prebuilt');
+    assert.ok(report.missingBuildTools.includes('cmake'));
+    assert.ok(report.binaries.some((b) => b.kind === 'prebuilt' && b.variant === 'cpu' && b.fits));
+  });
+
+  it('a strict TypeScript consumer compiles against the tarball and runs as CJS and ESM', function () {
+    const fixture = path.join(__dirname, 'fixtures', 'ts-consumer');
+    if (!fs.existsSync(fixture)) this.skip();
+    const consumer = path.join(work, 'ts-consumer');
+    fs.cpSync(fixture, consumer, { recursive: true });
+    fs.rmSync(path.join(consumer, 'node_modules'), { recursive: true, force: true });
+    const devDeps = [`typescript@${require('../package.json').devDependencies.typescript}`, `@types/node@${require('../package.json').devDependencies['@types/node']}`];
+    mustRun(npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball, ...devDeps], { cwd: consumer });
+    mustRun(process.execPath, [path.join(consumer, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', consumer], { cwd: consumer });
+    const outputs = fs.readdirSync(path.join(consumer, 'dist')).filter((f) => /\.(cjs|mjs)$/.test(f));
+    assert.deepStrictEqual(outputs.sort(), ['cjs-consumer.cjs', 'esm-consumer.mjs']);
+    for (const f of outputs) {
+      const out = lastJsonLine(mustRun(process.execPath, [path.join(consumer, 'dist', f)], { cwd: consumer, env: userEnv }).stdout);
+      assert.strictEqual(out.ok, true, f);
+    }
+  });
+});
