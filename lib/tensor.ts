@@ -1,13 +1,17 @@
 // The Tensor class: a typed face over a native LibTorch tensor. Every method that computes returns a
 // new Tensor (tracked by the enclosing scope); the native side validates arguments and throws
 // TypeError/RangeError naming the argument.
-import { inspect } from 'util';
+// The published types use Symbol.dispose: bring its lib to consumers that do not set it (or @types/node).
+/// <reference lib="esnext.disposable" preserve="true" />
 
 import type { AnyTypedArray, Device, Dtype } from './dtype';
 import { native } from './native';
 import type { NativeTensor } from './native-types';
 import { track, type Disposable } from './scope';
 import { dtypeOfTypedArray, flattenNested, type NestedArray } from './tensor-data';
+
+// Node's util.inspect.custom (a registered symbol), declared here so the published types need no @types/node.
+const inspectCustom: unique symbol = Symbol.for('nodejs.util.inspect.custom');
 
 /** A Tensor, a number or a boolean: the right-hand side of arithmetic and comparisons. */
 export type Operand = Tensor | number | boolean;
@@ -294,7 +298,7 @@ export class Tensor implements Disposable {
     if (this.disposed) return 'Tensor(disposed)';
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return this.toString();
   }
 }

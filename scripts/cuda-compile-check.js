@@ -10,6 +10,7 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 
 const { unpackWheel, cacheRoot, describeFolder } = require('./libtorch');
+const { findFile } = require('./cuda-build-args');
 
 const root = path.resolve(__dirname, '..');
 const version = require('../package.json').libtorch.cudaCheckVersion;
@@ -37,39 +38,26 @@ function main() {
   const nvrtc = findFile(nvrtcDir, /^libnvrtc\.so\.\d+$/);
   if (!nvrtc) throw new Error(`no libnvrtc.so.N in ${nvrtcDir}`);
 
+  // The same source build a user with a CUDA torch gets (scripts/setup.js --native --out DIR), pointed
+  // at the CUDA wheel through LIBTORCH and at the separately unpacked nvrtc.
   const started = Date.now();
-  const env = { ...process.env, PATH: `${path.join(cudaHome, 'bin')}:${process.env.PATH}`, TORCH_CUDA_ARCH_LIST: process.env.TORCH_CUDA_ARCH_LIST || '9.0' };
-  const args = [
-    path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js'), 'compile', '--directory', root, '--out', path.join(root, 'build-cuda'),
-    '--parallel', String(require('os').cpus().length),
-    `--CDCMAKE_PREFIX_PATH=${torch.cmakePrefixPath}`,
-    `--CDRK_LIBTORCH_VERSION=${torch.version}`,
-    '--CDRK_LIBTORCH_VARIANT=cuda',
-    '--CDRK_CXX_STANDARD=20',
-    `--CDCUDA_nvrtc_LIBRARY=${nvrtc}`,
-    `--CDCUDAToolkit_ROOT=${cudaHome}`,
-  ];
-  if (spawnSync('ccache', ['--version'], { stdio: 'ignore' }).status === 0) args.push('--CDCMAKE_CXX_COMPILER_LAUNCHER=ccache');
+  const out = path.join(root, 'build-cuda');
+  const env = {
+    ...process.env,
+    LIBTORCH: torch.root,
+    CUDA_HOME: cudaHome,
+    CUDA_nvrtc_LIBRARY: nvrtc,
+    TORCH_CUDA_ARCH_LIST: process.env.TORCH_CUDA_ARCH_LIST || '9.0',
+  };
   log(`reviewkd: CUDA compile check against LibTorch ${torch.version} (${torch.root})`);
-  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...env, CCACHE_SLOPPINESS: 'pch_defines,time_macros,include_file_mtime,include_file_ctime' } });
-  if (r.status !== 0) throw new Error(`cmake-js exited with ${r.status}`);
-  const binary = path.join(root, 'build-cuda', 'Release', 'reviewkd.node');
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'setup.js'), '--native', '--out', out], { cwd: root, stdio: 'inherit', env });
+  if (r.status !== 0) throw new Error(`the source build exited with ${r.status}`);
+  const binary = path.join(out, 'build', 'Release', 'reviewkd.node');
   const needed = spawnSync('readelf', ['-d', binary], { encoding: 'utf8' }).stdout || '';
   if (!/libtorch_cuda\.so/.test(needed)) throw new Error(`${binary} does not link libtorch_cuda.so`);
+  const record = JSON.parse(fs.readFileSync(path.join(out, 'build', 'Release', 'reviewkd-build.json'), 'utf8'));
+  if (record.libtorch.variant !== 'cuda') throw new Error(`the build record says variant ${record.libtorch.variant}`);
   log(`reviewkd: CUDA compile check passed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${binary} links libtorch_cuda.so`);
-}
-
-function findFile(dir, pattern) {
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const found = findFile(p, pattern);
-      if (found) return found;
-    } else if (pattern.test(entry.name)) {
-      return p;
-    }
-  }
-  return null;
 }
 
 try {

@@ -153,7 +153,8 @@ function verifyPinnedWheel(file) {
  * Its progress lines go straight to this process's stderr.
  */
 function runWheelFetch(args) {
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'wheel-fetch.js'), ...args], {
+  // REVIEWKD_NODE: another Node binary, for Electron apps whose RunAsNode fuse is off.
+  const r = spawnSync(process.env.REVIEWKD_NODE || process.execPath, [path.join(__dirname, 'wheel-fetch.js'), ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },

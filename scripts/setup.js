@@ -93,7 +93,7 @@ function ensureNativeAddon() {
     ...listFiles(path.join(root, 'native'), (f) => /\.(cc|h)$/.test(f)),
     path.join(root, 'CMakeLists.txt'),
   ];
-  const fp = fingerprint(sources, [torch.root, torch.version, torch.variant, process.version]);
+  const fp = fingerprint(sources, [torch.root, torch.version, torch.variant, process.version, process.env.TORCH_CUDA_ARCH_LIST || '']);
   const stamp = readStamp(infoFile);
   if (!force && stamp && stamp.fingerprint === fp && fs.existsSync(path.join(outDir, 'reviewkd.node'))) return;
 
@@ -114,6 +114,12 @@ function ensureNativeAddon() {
   }
   // ccache must ignore the precompiled header's timestamps, or it never hits.
   const env = { ...process.env, CCACHE_SLOPPINESS: 'pch_defines,time_macros,include_file_mtime,include_file_ctime' };
+  if (torch.variant === 'cuda') {
+    const cuda = require('./cuda-build-args').cudaBuildArgs(torch.root);
+    cmakeArgs.push(...cuda.args);
+    env.PATH = `${cuda.pathPrefix}${path.delimiter}${env.PATH}`;
+    log(`reviewkd: CUDA toolkit ${cuda.toolkit}${cuda.nvrtc ? `, nvrtc ${cuda.nvrtc}` : ''}`);
+  }
   run(process.execPath, cmakeArgs, { env });
   fs.writeFileSync(infoFile, JSON.stringify({
     fingerprint: fp,

@@ -33,3 +33,12 @@ export function libtorchScript(): LibTorchScript {
 export function packageRoot(): string {
   return path.resolve(__dirname, '..', '..');
 }
+
+/**
+ * The Node that runs the loader's helper processes (the child-process trial, the source build, the wheel
+ * fetch): this process's own executable, which in Electron acts as Node with ELECTRON_RUN_AS_NODE=1
+ * (that needs Electron's RunAsNode fuse on). REVIEWKD_NODE names another Node binary instead.
+ */
+export function childNode(): string {
+  return process.env.REVIEWKD_NODE || process.execPath;
+}

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 
 import type { FoundLibTorch } from './libtorch-resolution';
-import { packageRoot } from './libtorch-resolution';
+import { childNode, packageRoot } from './libtorch-resolution';
 
 /** True unless REVIEWKD_BUILD_FROM_SOURCE=0 forbids building. */
 export function sourceBuildAllowed(): boolean {
@@ -38,7 +38,7 @@ export function buildFromSource(torch: FoundLibTorch, outDir: string, log: (msg:
       `building from source into ${outDir} (once; a few minutes)`,
   );
   const started = Date.now();
-  const r = spawnSync(process.execPath, [path.join(packageRoot(), 'scripts', 'setup.js'), '--native', '--out', outDir], {
+  const r = spawnSync(childNode(), [path.join(packageRoot(), 'scripts', 'setup.js'), '--native', '--out', outDir], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
   });

@@ -8,6 +8,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 
 import type { FoundLibTorch } from './libtorch-resolution';
+import { childNode } from './libtorch-resolution';
 
 /** What the child saw. */
 export interface TrialResult {
@@ -39,7 +40,7 @@ export function tryInChild(binary: string, torch: FoundLibTorch, cache: string):
   const stamp = stampFile(binary, torch, cache);
   if (fs.existsSync(stamp)) return { ok: true, message: '', remembered: true };
   // In Electron, process.execPath is the Electron binary: ELECTRON_RUN_AS_NODE makes it a plain Node.
-  const child = spawnSync(process.execPath, ['-e', CHILD_SCRIPT, binary], {
+  const child = spawnSync(childNode(), ['-e', CHILD_SCRIPT, binary], {
     encoding: 'utf8',
     timeout: 120000,
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },

@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include "common/errors.h"
+#include "common/settle.h"
 
 namespace rk {
 
@@ -33,18 +34,12 @@ class PromiseTask : public Napi::AsyncWorker {
 
   void OnOK() override {
     if (onSettled_) onSettled_();
-    try {
-      deferred_.Resolve(toJs_(Env(), result_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (...) {
-      deferred_.Reject(Napi::Error::New(Env(), messageOf(std::current_exception())).Value());
-    }
+    settle(Env(), deferred_, [&] { deferred_.Resolve(toJs_(Env(), result_)); });
   }
 
   void OnError(const Napi::Error& e) override {
     if (onSettled_) onSettled_();
-    deferred_.Reject(e.Value());
+    settle(Env(), deferred_, [&] { deferred_.Reject(e.Value()); });
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "common/errors.h"
+#include "common/settle.h"
 #include "tensor/tensor_wrap.h"
 
 namespace rk {
@@ -34,16 +35,20 @@ class TensorTask : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
-    if (results_.size() == 1) {
-      deferred_.Resolve(TensorWrap::Wrap(Env(), results_[0]));
-      return;
-    }
-    Napi::Array out = Napi::Array::New(Env(), results_.size());
-    for (size_t i = 0; i < results_.size(); ++i) out.Set(static_cast<uint32_t>(i), TensorWrap::Wrap(Env(), results_[i]));
-    deferred_.Resolve(out);
+    settle(Env(), deferred_, [&] {
+      if (results_.size() == 1) {
+        deferred_.Resolve(TensorWrap::Wrap(Env(), results_[0]));
+        return;
+      }
+      Napi::Array out = Napi::Array::New(Env(), results_.size());
+      for (size_t i = 0; i < results_.size(); ++i) out.Set(static_cast<uint32_t>(i), TensorWrap::Wrap(Env(), results_[i]));
+      deferred_.Resolve(out);
+    });
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    settle(Env(), deferred_, [&] { deferred_.Reject(e.Value()); });
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
