@@ -214,6 +214,18 @@ describe('train: numerical faults', function () {
   this.timeout(120000);
   const weightsOf = (m) => Object.fromEntries(Object.entries(m.stateDict()).map(([k, v]) => [k, Buffer.from(v.toArray().buffer)]));
 
+  it('momentum 0 (plain SGD) trains: the fused kernel gets no momentum buffers, which stay zero', async () => {
+    rk.manualSeed(4);
+    const student = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
+    const before = student.stateDict()['conv1.weight'].clone();
+    const trainer = await rk.train.Trainer.create({ student, train, augment: false, seed: 4, momentum: 0, nesterov: false });
+    const { history } = await trainer.fit({ epochs: 1, batchSize: 64, lr: 0.05, progress: 'none' });
+    assert.ok(Number.isFinite(history[0].loss));
+    assert.ok(student.stateDict()['conv1.weight'].sub(before).abs().max().item() > 0, 'the weights moved');
+    for (const b of trainer.distiller.momentumBuffers()) if (b) assert.strictEqual(new rk.Tensor(b).abs().max().item(), 0);
+    trainer.dispose();
+  });
+
   it('a NaN loss is detected on the device: the step is skipped (weights, momentum and BN statistics untouched) and counted', async () => {
     rk.manualSeed(7);
     const student = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });

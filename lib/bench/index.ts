@@ -6,7 +6,6 @@ import type { ImageDataset } from '../data';
 import type { Device } from '../dtype';
 import { create as createModel } from '../models';
 import { info } from '../runtime';
-import { noGrad, randint } from '../tensor';
 import { Trainer, type Method } from '../train';
 
 export interface BenchPair {
@@ -112,23 +111,17 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       const alone = await Trainer.create({ student: createModel(pair.student, { numClasses: pair.classes }), train: data, device, seed: 0, ...fast });
       const studentRate = await stepRate(alone, batchSize, steps, repeats);
       alone.dispose();
-      teacher.eval();
-      const x = noGrad(() => randint(0, 255, [batchSize, 3, pair.size, pair.size], { device }).to('float32'));
-      const forward = async () => {
-        let p: Promise<unknown> | undefined;
-        noGrad(() => {
-          p = teacher.forward(x).then((t) => t.dispose());
-        });
-        await p;
-      };
-      await forward();
+      // The floor: the teacher's forward alone (eval mode, no grad), through the same native path and
+      // fast-path options as the step (channels-last input, bf16 autocast), over the same batches.
+      const floor = await Trainer.create({ student: teacher, train: data, test: data, device, seed: 0, ...fast });
+      await floor.evaluate(undefined, { batchSize }); // warm-up
       const rates: number[] = [];
       for (let r = 0; r < repeats; r++) {
         const t0 = process.hrtime.bigint();
-        for (let s = 0; s < steps; s++) await forward();
+        await floor.evaluate(undefined, { batchSize });
         rates.push((batchSize * steps) / (Number(process.hrtime.bigint() - t0) / 1e9));
       }
-      x.dispose();
+      floor.dispose();
       const result: BenchResult = {
         pair: name,
         batchSize,

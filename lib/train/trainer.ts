@@ -57,9 +57,12 @@ export interface TrainerOptions {
   nesterov?: boolean;
   /** Seeds the data order and the augmentation (default 0). */
   seed?: number;
-  /** Fast path: 4-d weights and inputs in channels-last memory format (default false). */
+  /**
+   * Fast path: 4-d weights and inputs in channels-last memory format (default false). The student's and
+   * teacher's weights are converted in place (same values, another layout) and stay so after dispose().
+   */
   channelsLast?: boolean;
-  /** Fast path: forwards under bf16 autocast, fp32 master weights and losses (default false). */
+  /** Fast path: forwards (training and evaluate) under bf16 autocast, fp32 master weights and losses (default false). */
   autocast?: 'bf16' | false;
 }
 

@@ -208,7 +208,9 @@ void Distiller::update(const torch::Tensor& found, double lr) {
   for (const auto& p : params_) grads.push_back(p.grad());
   // PyTorch's fused SGD kernel (what torch.optim.SGD(fused=True) runs): one pass over all parameters,
   // weight decay and Nesterov momentum included, and a no-op on the device when found_inf is set.
-  at::_fused_sgd_(params_, grads, momentum_, options_.weightDecay, options_.momentum, lr, /*dampening=*/0.0, options_.nesterov,
+  // Without momentum the kernel takes no buffers at all (it rejects a non-empty list).
+  const std::vector<torch::Tensor> noBuffers;
+  at::_fused_sgd_(params_, grads, options_.momentum == 0 ? noBuffers : momentum_, options_.weightDecay, options_.momentum, lr, /*dampening=*/0.0, options_.nesterov,
                   /*maximize=*/false, /*is_first_step=*/false, /*grad_scale=*/std::nullopt, found);
 }
 
@@ -229,9 +231,16 @@ EvalResult Distiller::evaluate(const torch::Tensor& images, const torch::Tensor&
   const int64_t k = std::min<int64_t>(5, numClasses);
   for (int64_t start = 0; start < n; start += batchSize) {
     const int64_t len = std::min(batchSize, n - start);
-    const torch::Tensor x = normalizeBatch(images.narrow(0, start, len), options_.augmentOptions.mean, options_.augmentOptions.std);
+    torch::Tensor x = normalizeBatch(images.narrow(0, start, len), options_.augmentOptions.mean, options_.augmentOptions.std);
+    if (options_.channelsLast) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
     const torch::Tensor y = labels.narrow(0, start, len);
-    const torch::Tensor logits = student_->forward(x);
+    // The same fast paths as the training step, so evaluation measures the model that was trained.
+    torch::Tensor logits;
+    {
+      AutocastScope autocast(options_.autocastBf16, x.device().type());
+      logits = student_->forward(x);
+    }
+    logits = fp32(logits);
     lossSum += F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().reduction(torch::kSum)).to(opts);
     const torch::Tensor hit1 = logits.argmax(1).eq(y);
     top1 += hit1.sum().to(opts);
