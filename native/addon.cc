@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "common/addon_data.h"
+#include "common/compute_thread.h"
 #include "common/export.h"
 #include "nn/module_wrap.h"
 #include "tensor/tensor_wrap.h"
@@ -10,6 +11,7 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new rk::AddonData());  // freed by Node when this environment shuts down
+  rk::useOneThreadForSyncOps();                // this JS thread: no OpenMP team (common/compute_thread.h)
   rk::TensorWrap::Register(env, exports);
   rk::ModuleWrap::Register(env, exports);
   rk::registerCreation(env, exports);

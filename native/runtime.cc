@@ -1,5 +1,6 @@
 // What the addon was built with and what it sees at run time: LibTorch version and variant, threads,
 // CUDA devices, live-tensor counters, and a no-op for measuring the cost of a native call.
+#include "common/compute_thread.h"
 #include "common/export.h"
 #include "tensor/tensor_wrap.h"
 
@@ -15,14 +16,15 @@ Napi::Value buildInfo(const Args& a) {
   o.Set("torchVersionMinor", TORCH_VERSION_MINOR);
   o.Set("cudaAvailable", torch::cuda::is_available());
   o.Set("cudaDeviceCount", static_cast<double>(torch::cuda::device_count()));
-  o.Set("numThreads", at::get_num_threads());
+  o.Set("numThreads", computeThreads());
   o.Set("numInteropThreads", static_cast<double>(at::get_num_interop_threads()));
   o.Set("parallelInfo", at::get_parallel_info());
   return o;
 }
 
 Napi::Value setNumThreads(const Args& a) {
-  at::set_num_threads(static_cast<int>(a.integer(0, "n", 1, 1024)));
+  // The heavy (async) work runs on the compute thread; the JS threads keep one thread for their sync ops.
+  setComputeThreads(static_cast<int>(a.integer(0, "n", 1, 1024)));
   return a.env().Undefined();
 }
 
@@ -38,7 +40,7 @@ Napi::Value memoryStats(const Args& a) {
 void registerRuntime(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "buildInfo", buildInfo);
   exportFunction(env, exports, "setNumThreads", setNumThreads);
-  exportFunction(env, exports, "getNumThreads", [](const Args& a) -> Napi::Value { return Napi::Number::New(a.env(), at::get_num_threads()); });
+  exportFunction(env, exports, "getNumThreads", [](const Args& a) -> Napi::Value { return Napi::Number::New(a.env(), computeThreads()); });
   exportFunction(env, exports, "cudaIsAvailable", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), torch::cuda::is_available()); });
   exportFunction(env, exports, "cudaDeviceCount", [](const Args& a) -> Napi::Value {
     return Napi::Number::New(a.env(), static_cast<double>(torch::cuda::device_count()));

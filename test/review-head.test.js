@@ -122,7 +122,12 @@ describe('review head: forward', () => {
     const feats = features(CIFAR_RESNET, 2, 2).map((f) => f.to('float32'));
     const a = head.forward(feats);
     const b = await head.forwardAsync(feats);
-    for (let k = 0; k < a.length; k++) assert.strictEqual(a[k].sub(b[k]).abs().max().item(), 0);
+    // forwardAsync runs on the compute thread with all intra-op threads, forward on the JS thread with one
+    // (native/common/compute_thread.h): the same function, summed in another order, so fp32 rounding may differ.
+    for (let k = 0; k < a.length; k++) {
+      const scale = a[k].abs().max().item();
+      assert.ok(a[k].sub(b[k]).abs().max().item() <= 1e-6 * Math.max(1, scale), `level ${k}`);
+    }
   });
 
   it('handles non-square maps', () => {

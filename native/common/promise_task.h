@@ -1,4 +1,4 @@
-// Runs a computation on a libuv worker thread and settles a Promise with its converted result, so the
+// Runs a computation on the compute thread (common/compute_thread.h; a libuv worker waits for it) and settles a Promise with its converted result, so the
 // event loop keeps running while LibTorch computes. Guards (grad mode, inference mode, autocast) are
 // thread-local: the computation sets its own.
 #pragma once
@@ -6,6 +6,7 @@
 
 #include <napi.h>
 
+#include "common/compute_thread.h"
 #include "common/errors.h"
 #include "common/settle.h"
 
@@ -26,7 +27,7 @@ class PromiseTask : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      result_ = compute_();
+      runOnComputeThread([this] { result_ = compute_(); });
     } catch (...) {
       SetError(messageOf(std::current_exception()));
     }

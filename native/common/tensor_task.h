@@ -1,4 +1,4 @@
-// Runs a tensor computation on a libuv worker thread and settles a Promise with the resulting tensor,
+// Runs a tensor computation on the compute thread (common/compute_thread.h; a libuv worker waits for it) and settles a Promise with the resulting tensor,
 // so the event loop keeps running while LibTorch computes.
 #pragma once
 #include <functional>
@@ -7,6 +7,7 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include "common/compute_thread.h"
 #include "common/errors.h"
 #include "common/settle.h"
 #include "tensor/tensor_wrap.h"
@@ -25,10 +26,12 @@ class TensorTask : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
-    // Grad mode is thread-local: carry the caller's setting over to this worker thread.
-    torch::AutoGradMode mode(gradEnabled_);
     try {
-      results_ = compute_();
+      runOnComputeThread([this] {
+        // Grad mode is thread-local: carry the caller's setting over to the compute thread.
+        torch::AutoGradMode mode(gradEnabled_);
+        results_ = compute_();
+      });
     } catch (...) {
       SetError(messageOf(std::current_exception()));
     }

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""PyTorch eager timing of the ReviewKD CIFAR distillation step, for comparison with `npm run bench`.
+
+A timing model written from ../shared/reviewkd-spec.md (not the reference code): the CIFAR ResNet teacher
+(eval BN, no grad, pre-activation stage features) and student (post-ReLU stage features), the ABF review
+head (mid channels = min(512, C of the pooled student feature)), HCL with levels 4, 2, 1, cross-entropy,
+SGD with Nesterov momentum and weight decay. Synthetic data, no augmentation, no data loading.
+Needs a python3 with torch (e.g. the pinned CPU wheel in a venv):
+    python3 scripts/bench-pytorch.py [--batch 64] [--threads 2] [--pairs resnet56-resnet20,resnet32x4-resnet8x4]
+Prints img/s of the distillation step, the student step alone and the teacher forward alone, in fp32 and
+with channels-last + bf16 autocast, run on the main thread and on a second thread (as the addon runs it).
+"""
+import argparse
+import threading
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        s = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))) + (x if self.down is None else self.down(x))
+        return F.relu(s), s
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, depth, filters, classes=100):
+        super().__init__()
+        n = (depth - 2) // 6
+        self.conv1, self.bn1 = nn.Conv2d(3, filters[0], 3, 1, 1, bias=False), nn.BatchNorm2d(filters[0])
+        stages, cin = [], filters[0]
+        for i, cout in enumerate(filters[1:]):
+            blocks = []
+            for b in range(n):
+                blocks.append(Block(cin, cout, 2 if i > 0 and b == 0 else 1))
+                cin = cout
+            stages.append(nn.ModuleList(blocks))
+        self.stages, self.fc = nn.ModuleList(stages), nn.Linear(cin, classes)
+
+    def forward(self, x, preact=False):
+        x, feats = F.relu(self.bn1(self.conv1(x))), []
+        for stage in self.stages:
+            for block in stage:
+                x, s = block(x)
+            feats.append(s if preact else x)
+        pooled = F.adaptive_avg_pool2d(x, 1)
+        return self.fc(pooled.flatten(1)), feats + [pooled]
+
+
+class ABF(nn.Module):
+    def __init__(self, cin, mid, cout, fuse):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid))
+        self.conv2 = nn.Sequential(nn.Conv2d(mid, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout))
+        self.att = nn.Sequential(nn.Conv2d(2 * mid, 2, 1), nn.Sigmoid()) if fuse else None
+
+    def forward(self, x, y=None, size=None):
+        x = self.conv1(x)
+        if self.att is not None:
+            y = F.interpolate(y, x.shape[2:], mode='nearest')
+            z = self.att(torch.cat([x, y], 1))
+            x = x * z[:, :1] + y * z[:, 1:]
+        if size is not None and x.shape[-1] != size:
+            x = F.interpolate(x, (size, size), mode='nearest')
+        return self.conv2(x), x
+
+
+def hcl(students, teachers):
+    total = 0
+    for fs, ft in zip(students, teachers):
+        loss, weight, norm = F.mse_loss(fs, ft), 1.0, 1.0
+        for level in (4, 2, 1):
+            if level >= fs.shape[2]:
+                continue
+            weight /= 2
+            loss = loss + weight * F.mse_loss(F.adaptive_avg_pool2d(fs, level), F.adaptive_avg_pool2d(ft, level))
+            norm += weight
+        total = total + loss / norm
+    return total
+
+
+PAIRS = {
+    'resnet56-resnet20': ((56, [16, 16, 32, 64]), (20, [16, 16, 32, 64])),
+    'resnet32x4-resnet8x4': ((32, [32, 64, 128, 256]), (8, [32, 64, 128, 256])),
+}
+
+
+def make_step(pair, batch, fast):
+    (td, tf), (sd, sf) = PAIRS[pair]
+    teacher, student = CifarResNet(td, tf).eval(), CifarResNet(sd, sf)
+    chans, sizes = sf[1:] + [sf[-1]], [32, 16, 8, 1]
+    mid = min(512, chans[-1])
+    abfs = nn.ModuleList([ABF(c, mid, tc, i < 3) for i, (c, tc) in enumerate(zip(chans, tf[1:] + [tf[-1]]))])
+    params = list(student.parameters()) + list(abfs.parameters())
+    opt = torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    x, y = torch.randn(batch, 3, 32, 32), torch.randint(0, 100, (batch,))
+    if fast:
+        for m in (teacher, student, abfs):
+            m.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def head(feats):
+        outs, (out, residual) = [], abfs[3](feats[3])
+        outs.append(out)
+        for i in (2, 1, 0):
+            out, residual = abfs[i](feats[i], residual, sizes[i])
+            outs.insert(0, out)
+        return outs
+
+    def distill():
+        with torch.autocast('cpu', torch.bfloat16, enabled=fast):
+            with torch.no_grad():
+                _, tfeats = teacher(x, preact=True)
+            logits, sfeats = student(x)
+            preds = head(sfeats)
+        loss = F.cross_entropy(logits.float(), y) + hcl([p.float() for p in preds], [t.float() for t in tfeats])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def student_only():
+        with torch.autocast('cpu', torch.bfloat16, enabled=fast):
+            logits, _ = student(x)
+        loss = F.cross_entropy(logits.float(), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def teacher_forward():
+        with torch.autocast('cpu', torch.bfloat16, enabled=fast), torch.no_grad():
+            teacher(x)
+
+    return {'distill': distill, 'student': student_only, 'teacher fwd': teacher_forward}
+
+
+def rate(fn, batch, steps=6, repeats=3, on_thread=False):
+    def run():
+        fn(), fn()  # warm-up
+        rates = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            rates.append(steps * batch / (time.perf_counter() - t0))
+        result.append(sorted(rates)[len(rates) // 2])
+    result = []
+    if on_thread:
+        t = threading.Thread(target=run)
+        t.start()
+        t.join()
+    else:
+        run()
+    return result[0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--batch', type=int, default=64)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--pairs', default=','.join(PAIRS))
+    ap.add_argument('--thread', choices=['main', 'second', 'both'], default='both')
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}')
+    print('mode  pair                      thread  distill img/s  student img/s  teacher fwd img/s')
+    places = {'main': [False], 'second': [True], 'both': [False, True]}[args.thread]
+    for fast in (False, True):
+        for pair in args.pairs.split(','):
+            fns = make_step(pair, args.batch, fast)
+            for on_thread in places:
+                r = [rate(fns[k], args.batch, on_thread=on_thread) for k in ('distill', 'student', 'teacher fwd')]
+                print(f"{'fast' if fast else 'fp32':5} {pair:25} {'second' if on_thread else 'main':6}  {r[0]:13.0f}  {r[1]:13.0f}  {r[2]:17.0f}")
+
+
+if __name__ == '__main__':
+    main()
