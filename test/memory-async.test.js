@@ -1,6 +1,8 @@
 'use strict';
 // Memory management (dispose, scopes, finalizers, counters) and the async ops that keep the event loop free.
 const assert = require('assert');
+const path = require('path');
+const { spawnSync } = require('child_process');
 const rk = require('..');
 
 describe('memory: dispose, scopes and counters', () => {
@@ -68,7 +70,6 @@ describe('memory: dispose, scopes and counters', () => {
   it('finalizers release tensors that were never disposed (backstop)', async function () {
     if (typeof global.gc !== 'function') {
       // Re-run this check in a child with --expose-gc so the test never silently skips.
-      const { spawnSync } = require('child_process');
       const script = `
         const rk = require(${JSON.stringify(require.resolve('..'))});
         const base = rk.memory().liveTensors;
@@ -86,16 +87,21 @@ describe('memory: dispose, scopes and counters', () => {
 
   it('10,000 iterations of scoped tensor work keep memory flat (RSS growth < 40 MB, no live tensors left)', function () {
     this.timeout(120000);
-    const base = rk.memory().liveTensors;
-    const x = rk.randn([64, 64]);
-    const step = () => rk.scope(() => x.matmul(x).relu().mean().item());
-    for (let i = 0; i < 500; i++) step(); // warm up allocator caches
-    const rssBefore = process.memoryUsage().rss;
-    for (let i = 0; i < 10000; i++) step();
-    const growth = process.memoryUsage().rss - rssBefore;
-    assert.strictEqual(rk.memory().liveTensors - base, 1);
+    // In a child process: the RSS of the test runner also moves with whatever earlier tests left behind.
+    const script = `
+      const rk = require(${JSON.stringify(path.resolve(__dirname, '..'))});
+      const base = rk.memory().liveTensors;
+      const x = rk.randn([64, 64]);
+      const step = () => rk.scope(() => x.matmul(x).relu().mean().item());
+      for (let i = 0; i < 500; i++) step(); // warm up allocator caches
+      const rssBefore = process.memoryUsage().rss;
+      for (let i = 0; i < 10000; i++) step();
+      console.log(JSON.stringify({ growth: process.memoryUsage().rss - rssBefore, live: rk.memory().liveTensors - base }));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.strictEqual(r.status, 0, r.stderr);
+    const { growth, live } = JSON.parse(r.stdout.trim().split('\n').pop());
+    assert.strictEqual(live, 1);
     assert.ok(growth < 40 * 1024 * 1024, `RSS grew by ${(growth / 1048576).toFixed(1)} MB`);
-    x.dispose();
   });
 });
 
