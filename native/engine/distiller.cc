@@ -83,6 +83,9 @@ Distiller::Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel
       labels_(std::move(labels)),
       options_(std::move(options)),
       generator_(makeGenerator(images_.device(), options_.seed)) {
+  // Every step has the same shapes: let cuDNN time its algorithms once and keep the fastest
+  // (process-wide; a no-op on CPU).
+  if (images_.device().is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   std::vector<torch::nn::Module*> trained = {student_.get()};
   if (head_) trained.push_back(head_.get());
   if (regressor_) trained.push_back(regressor_.get());
