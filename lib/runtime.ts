@@ -38,12 +38,16 @@ export function info(): RuntimeInfo {
   };
 }
 
-/** Sets the number of threads LibTorch uses inside one op (process-wide). */
+/**
+ * Sets the number of threads LibTorch uses inside one op on the compute thread, where every async call
+ * (steps, forwards, evaluation) runs; it applies from the next async call. Synchronous tensor ops on a JS
+ * thread always use one thread (see docs/electron-and-workers.md).
+ */
 export function setNumThreads(n: number): void {
   native().setNumThreads(n);
 }
 
-/** The number of threads LibTorch uses inside one op. */
+/** The number of intra-op threads of the compute thread (see setNumThreads). */
 export function getNumThreads(): number {
   return native().getNumThreads();
 }
