@@ -20,12 +20,10 @@
 //
 //   node scripts/accuracy-guard.js [--seeds 1,2,3] [--subset 3000] [--epochs 3] [--batch 64]
 //                                  [--student resnet8] [--band-floor 1] [--json]
-const crypto = require('crypto');
-const fs = require('fs');
 const path = require('path');
-const { spawnSync } = require('child_process');
 const { parseArgs } = require('util');
 const rk = require('..');
+const { ensureFashionMnist, subset, teacherRecord, loadTeacher } = require('./demo-data');
 
 const root = path.resolve(__dirname, '..');
 const { values } = parseArgs({
@@ -64,50 +62,13 @@ function log(msg) {
   process.stderr.write(`${msg}\n`);
 }
 
-/** Finds Fashion-MNIST, installing the Debian package when apt is usable (as scripts/demo.js). */
-function ensureFashionMnist() {
-  let dir = process.env.REVIEWKD_FASHION_MNIST || rk.data.findFashionMnist();
-  if (dir) return dir;
-  const canApt = process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
-  if (canApt) {
-    log('accuracy-guard: Fashion-MNIST not found; installing the Debian package dataset-fashion-mnist ...');
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    spawnSync('apt-get', ['install', '-y', '-qq', 'dataset-fashion-mnist'], { stdio: 'inherit' });
-    dir = rk.data.findFashionMnist();
-    if (dir) return dir;
-  }
-  throw new Error('accuracy-guard: Fashion-MNIST is needed: `sudo apt-get install dataset-fashion-mnist`, or set REVIEWKD_FASHION_MNIST to a folder with the IDX files.');
-}
-
-/** The first `count` images of a seeded shuffle (the same subset for both modes of a seed). */
-function subset(ds, count, seed) {
-  const order = new rk.data.BatchSampler(ds.count, { batchSize: 1, seed }).order(0).slice(0, count);
-  const px = ds.channels * ds.height * ds.width;
-  const images = new Uint8Array(count * px);
-  const labels = new Int32Array(count);
-  order.forEach((src, i) => {
-    images.set(ds.images.subarray(src * px, (src + 1) * px), i * px);
-    labels[i] = ds.labels[src];
-  });
-  return { ...ds, name: `${ds.name}-subset${count}-seed${seed}`, images, labels, count };
-}
-
-const teacherRecord = JSON.parse(fs.readFileSync(path.join(root, 'demo', 'teacher.json'), 'utf8'));
-const teacherFile = path.join(root, 'demo', teacherRecord.file);
-
-/**
- * A fresh teacher for every trainer: `channelsLast: true` converts the teacher's weights to channels-last
- * in place, and a plain-fp32 run must not inherit that.
- */
-function loadTeacher() {
-  const teacher = rk.models.create(teacherRecord.model, { numClasses: 10, inChannels: 1 });
-  teacher.load(teacherFile);
-  return teacher;
-}
+// A fresh teacher for every trainer: `channelsLast: true` converts the teacher's weights to channels-last
+// in place, and a plain-fp32 run must not inherit that.
+const shippedTeacher = teacherRecord();
 
 /** Student, teacher and trainer for one (seed, mode), from the seed's initial weights. */
 async function makeTrainer(seed, mode, train, test) {
-  const teacher = loadTeacher();
+  const teacher = loadTeacher(shippedTeacher);
   rk.manualSeed(seed); // student and review-head initialisation: equal for both modes
   const student = rk.models.create(values.student, { numClasses: 10, inChannels: 1 });
   const trainer = await rk.train.Trainer.create({
@@ -139,12 +100,10 @@ const std = (xs) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / 
 
 (async () => {
   const started = Date.now();
-  const sha = crypto.createHash('sha256').update(fs.readFileSync(teacherFile)).digest('hex');
-  if (sha !== teacherRecord.sha256) throw new Error(`accuracy-guard: ${teacherFile} has SHA-256 ${sha}, but demo/teacher.json records ${teacherRecord.sha256}`);
-  const dataDir = ensureFashionMnist();
+  const dataDir = ensureFashionMnist('accuracy-guard');
   const fullTrain = await rk.data.loadMnist(dataDir, { kind: 'fashion-mnist', split: 'train' });
   const test = await rk.data.loadMnist(dataDir, { kind: 'fashion-mnist', split: 'test' });
-  log(`accuracy-guard: Fashion-MNIST, teacher ${teacherRecord.model} (demo/, ${teacherRecord.top1}% top-1), student ${values.student}, ReviewKD; ` +
+  log(`accuracy-guard: Fashion-MNIST, teacher ${shippedTeacher.model} (demo/, ${shippedTeacher.top1}% top-1), student ${values.student}, ReviewKD; ` +
     `${subsetSize} training images, ${epochs} epochs, batch ${batchSize}, seeds ${seeds.join(', ')}; ${rk.info().libtorch.version}, ${rk.getNumThreads()} threads`);
 
   const runs = [];
@@ -198,7 +157,7 @@ const std = (xs) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / 
   }))]));
   const pass = Math.abs(delta) <= band && fast.badSteps === 0;
 
-  console.log(`\nFast-path accuracy guard: Fashion-MNIST, ${values.student} <- ${teacherRecord.model} ReviewKD, ${subsetSize} training images, ${epochs} epoch${epochs === 1 ? '' : 's'}, ` +
+  console.log(`\nFast-path accuracy guard: Fashion-MNIST, ${values.student} <- ${shippedTeacher.model} ReviewKD, ${subsetSize} training images, ${epochs} epoch${epochs === 1 ? '' : 's'}, ` +
     `test on ${test.count.toLocaleString('en-US')} images, seeds ${seeds.join(', ')}`);
   console.log('mode               test top-1 (%)        step-0 CE  step-0 HCL  step-0 total  img/s  time/run (s)');
   for (const r of byMode) {
@@ -212,7 +171,7 @@ const std = (xs) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / 
     `${fast.badSteps ? `; the fast path skipped ${fast.badSteps} non-finite steps` : ''}`);
   console.log(`${pass ? 'PASS' : 'FAIL'}: the fast path's mean top-1 is ${pass ? 'within' : 'OUTSIDE'} the fp32 mean ± band (total time ${((Date.now() - started) / 1000).toFixed(0)} s)`);
   if (values.json) {
-    console.log(JSON.stringify({ subset: subsetSize, epochs, batchSize, seeds, student: values.student, teacher: teacherRecord.model, byMode, paired, step0Rel, pooled, band, delta, pass, runs }, null, 2));
+    console.log(JSON.stringify({ subset: subsetSize, epochs, batchSize, seeds, student: values.student, teacher: shippedTeacher.model, byMode, paired, step0Rel, pooled, band, delta, pass, runs }, null, 2));
   }
   process.exitCode = pass ? 0 : 1;
 })().catch((err) => {

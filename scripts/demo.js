@@ -4,12 +4,11 @@
 // on the same budget, the student trained alone, with KD and with ReviewKD. Ends with a table and a
 // report folder (HTML + PNG plots).
 //   node scripts/demo.js [--seeds 1,2,3] [--subset 5000] [--epochs 4] [--out demo-output] [--student resnet8]
-const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
-const { spawnSync } = require('child_process');
 const { parseArgs } = require('util');
 const rk = require('..');
+const { ensureFashionMnist, subset, teacherRecord, loadTeacher } = require('./demo-data');
 
 const root = path.resolve(__dirname, '..');
 const { values } = parseArgs({
@@ -28,53 +27,13 @@ function log(msg) {
   process.stderr.write(`${msg}\n`);
 }
 
-/** Finds Fashion-MNIST, installing the Debian package when apt is usable. */
-function ensureFashionMnist() {
-  let dir = rk.data.findFashionMnist();
-  if (dir) return dir;
-  const canApt = process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
-  if (canApt) {
-    log('demo: Fashion-MNIST not found; installing the Debian package dataset-fashion-mnist ...');
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    spawnSync('apt-get', ['install', '-y', '-qq', 'dataset-fashion-mnist'], { stdio: 'inherit' });
-    dir = rk.data.findFashionMnist();
-    if (dir) return dir;
-  }
-  throw new Error(
-    'demo: Fashion-MNIST is needed. On Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist` (puts it in /usr/share/datasets/fashion-mnist); ' +
-      "elsewhere, when online: `node -e \"require('reviewkd').data.download('fashion-mnist', 'data/fashion-mnist')\"` and set REVIEWKD_FASHION_MNIST=data/fashion-mnist.",
-  );
-}
-
-/** The first `count` images of a seeded shuffle (the same subset for every method). */
-function subset(ds, count, seed) {
-  const order = new rk.data.BatchSampler(ds.count, { batchSize: 1, seed }).order(0).slice(0, count);
-  const px = ds.channels * ds.height * ds.width;
-  const images = new Uint8Array(count * px);
-  const labels = new Int32Array(count);
-  order.forEach((src, i) => {
-    images.set(ds.images.subarray(src * px, (src + 1) * px), i * px);
-    labels[i] = ds.labels[src];
-  });
-  return { ...ds, name: `${ds.name}-subset${count}`, images, labels, count };
-}
-
-function loadTeacher() {
-  const record = JSON.parse(fs.readFileSync(path.join(root, 'demo', 'teacher.json'), 'utf8'));
-  const file = path.join(root, 'demo', record.file);
-  const sha = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  if (sha !== record.sha256) throw new Error(`demo: ${file} has SHA-256 ${sha}, but demo/teacher.json records ${record.sha256}`);
-  const teacher = rk.models.create(record.model, { numClasses: 10, inChannels: 1 });
-  teacher.load(file);
-  return { teacher, record };
-}
-
 (async () => {
   const started = Date.now();
-  const dataDir = process.env.REVIEWKD_FASHION_MNIST || ensureFashionMnist();
+  const dataDir = ensureFashionMnist('demo');
   const fullTrain = await rk.data.loadMnist(dataDir, { kind: 'fashion-mnist', split: 'train' });
   const test = await rk.data.loadMnist(dataDir, { kind: 'fashion-mnist', split: 'test' });
-  const { teacher, record } = loadTeacher();
+  const record = teacherRecord();
+  const teacher = loadTeacher(record);
   const seeds = values.seeds.split(',').map(Number);
   const epochs = Number(values.epochs);
   const methods = values.methods.split(',');
