@@ -1,6 +1,6 @@
 // `rk.doctor()` / `reviewkd doctor`: what the loader finds on this machine and why, without throwing —
 // for bug reports and for setting up CUDA. It runs the same steps as the first native call.
-import { loadedBinary, native, planLoad } from './native';
+import { type LoadPlan, loadedBinary, native, planLoad } from './native';
 import type { Candidate } from './loader/candidates';
 import { missingBuildTools, sourceBuildAllowed } from './loader/source-build';
 
@@ -53,21 +53,31 @@ export function doctor(): DoctorReport {
     environment: Object.fromEntries(SETTINGS.map((k) => [k, process.env[k]])),
   };
   try {
-    const plan = planLoad();
-    const t = plan.libtorch;
-    report.cache = plan.cache;
-    report.libtorch = { version: t.version, variant: t.variant, source: t.source, path: t.root, skipped: t.skipped };
-    report.binaries = plan.candidates.map((c: Candidate) => ({ kind: c.kind, variant: c.variant, path: c.binary, fits: c.fits, reason: c.reason }));
+    // Loading resolves LibTorch and judges the binaries once; the report reuses that plan.
     const info = native().buildInfo();
     const loaded = loadedBinary();
+    describePlan(report, loaded.plan ?? planLoad());
     report.loaded = { kind: loaded.kind ?? 'unknown', path: loaded.path ?? 'unknown' };
     report.threads = { intraOp: info.numThreads, interOp: info.numInteropThreads };
     report.cuda = { available: info.cudaAvailable, devices: info.cudaDeviceCount, note: cudaNote(info.variant, info.cudaAvailable, info.cudaDeviceCount) };
     report.ok = true;
   } catch (err) {
     report.error = (err as Error).message;
+    // What can still be said when loading failed (resolution may fail too: its message is the error).
+    try {
+      describePlan(report, planLoad());
+    } catch {
+      // report.error already says why
+    }
   }
   return report;
+}
+
+function describePlan(report: DoctorReport, plan: LoadPlan): void {
+  const t = plan.libtorch;
+  report.cache = plan.cache;
+  report.libtorch = { version: t.version, variant: t.variant, source: t.source, path: t.root, skipped: t.skipped };
+  report.binaries = plan.candidates.map((c: Candidate) => ({ kind: c.kind, variant: c.variant, path: c.binary, fits: c.fits, reason: c.reason }));
 }
 
 /** The report as the lines `reviewkd doctor` prints. */

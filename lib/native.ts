@@ -22,6 +22,8 @@ export interface LoadedBinary {
   /** 'package build', 'prebuilt' or 'cache build'. */
   kind?: string;
   libtorch?: FoundLibTorch;
+  /** The plan the choice was made from (every candidate and its verdict). */
+  plan?: LoadPlan;
 }
 
 let binding: NativeBinding | undefined;
@@ -58,13 +60,14 @@ function fixFor(torch: FoundLibTorch, pinned: string): string {
 }
 
 function chooseBinary(): LoadedBinary {
-  const { libtorch: torch, cache, candidates } = planLoad();
+  const plan = planLoad();
+  const { libtorch: torch, cache, candidates } = plan;
   const failures: string[] = [];
   for (const candidate of candidates) {
     if (!candidate.fits || !candidate.binary) continue;
     const file = candidate.kind === 'prebuilt' ? bindPrebuilt(candidate.binary, torch, cache) : candidate.binary;
     const trial = tryInChild(file, torch, cache);
-    if (trial.ok) return { path: file, record: candidate.record, kind: candidate.kind, libtorch: torch };
+    if (trial.ok) return { path: file, record: candidate.record, kind: candidate.kind, libtorch: torch, plan };
     failures.push(`  - ${candidate.kind} ${file}: ${trial.message}`);
   }
 
@@ -86,7 +89,7 @@ function chooseBinary(): LoadedBinary {
   const verdict = judge('cache build', built, torch);
   const trial = verdict.fits ? tryInChild(built, torch, cache) : { ok: false, message: verdict.reason };
   if (!trial.ok) throw new Error(`reviewkd: the binary built from source in ${outDir} does not load: ${trial.message}\n${found}`);
-  return { path: built, record: readBuildRecord(built), kind: 'cache build', libtorch: torch };
+  return { path: built, record: readBuildRecord(built), kind: 'cache build', libtorch: torch, plan: { ...plan, candidates: findCandidates(torch, cache) } };
 }
 
 /** The native binding, loaded on first call (see the steps at the top of this file). */

@@ -10,8 +10,9 @@ import type { FoundLibTorch } from './libtorch-resolution';
 
 /** Returns the copy of a prebuilt binary that loads against torch, creating it on first use. */
 export function bindPrebuilt(binary: string, torch: FoundLibTorch, cache: string): string {
-  const content = fs.readFileSync(binary);
-  const binaryHash = crypto.createHash('sha256').update(content).digest('hex').slice(0, 16);
+  // Keyed by the binary's path, size and time (a stat, not a read of 1.6 MB on every start) and the LibTorch.
+  const stat = fs.statSync(binary);
+  const binaryHash = crypto.createHash('sha256').update(`${path.resolve(binary)}\n${stat.size}\n${stat.mtimeMs}`).digest('hex').slice(0, 16);
   const torchHash = crypto.createHash('sha256').update(torch.root).digest('hex').slice(0, 10);
   const dir = path.join(cache, 'bindings', `${binaryHash}-${torchHash}`);
   const target = path.join(dir, 'reviewkd.node');
@@ -21,7 +22,7 @@ export function bindPrebuilt(binary: string, torch: FoundLibTorch, cache: string
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   const staging = fs.mkdtempSync(`${dir}.tmp-`);
   try {
-    fs.writeFileSync(path.join(staging, 'reviewkd.node'), content, { mode: 0o755 });
+    fs.writeFileSync(path.join(staging, 'reviewkd.node'), fs.readFileSync(binary), { mode: 0o755 });
     fs.copyFileSync(path.join(path.dirname(binary), 'reviewkd-build.json'), path.join(staging, 'reviewkd-build.json'));
     fs.symlinkSync(torch.root, path.join(staging, 'torch'), 'dir');
     fs.rmSync(dir, { recursive: true, force: true });
