@@ -31,6 +31,39 @@ export interface NativeModule {
   zeroGrad(): void;
 }
 
+/** Values of a loss term's parameters. */
+export type TermParamValue = number | boolean | string | number[];
+export type TermParamValues = Record<string, TermParamValue>;
+
+/** What a loss term is built from. */
+export interface NativeTermSetup {
+  studentShapes: number[][];
+  teacherShapes: number[][];
+  numClasses?: number;
+  datasetSize?: number;
+  datasetLabels?: NativeTensor;
+  teacher?: NativeModule;
+}
+
+/** The inputs of a loss term's compute(). */
+export interface NativeTermInputs {
+  studentLogits?: NativeTensor;
+  teacherLogits?: NativeTensor;
+  labels?: NativeTensor;
+  indices?: NativeTensor;
+  studentFeatures?: NativeTensor[];
+  teacherFeatures?: NativeTensor[];
+  seed?: number;
+}
+
+export interface NativeTerm {
+  compute(inputs: NativeTermInputs): Record<string, NativeTensor>;
+  afterUpdate(inputs: NativeTermInputs): void;
+  module(): NativeModule | null;
+  lossNames(): string[];
+  needs(): { teacherLogits: boolean; features: boolean };
+}
+
 type T = NativeTensor;
 type Operand = NativeTensor | number | boolean;
 
@@ -39,6 +72,10 @@ export interface NativeBinding extends IoBinding, ModelsBinding, ReviewBinding {
   NativeModule: unknown;
   NativeSGD: unknown;
   NativeDistiller: unknown;
+  /** new NativeTerm(name, setup, params): one loss term on its own (native/engine/terms/term_binding.cc). */
+  NativeTerm: new (name: string, setup: NativeTermSetup, params?: TermParamValues) => NativeTerm;
+  /** The registered loss terms. */
+  termNames(): string[];
   augmentImages: unknown;
   // creation
   fromTypedArray(data: ArrayBufferView, shape: number[], dtype?: string | null, device?: string | null): T;

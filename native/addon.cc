@@ -25,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rk::registerReview(env, exports);
   rk::registerOptim(env, exports);
   rk::registerDistiller(env, exports);
+  rk::registerTerms(env, exports);
   rk::registerTorchScriptExport(env, exports);
   rk::registerModels(env, exports);
   return exports;

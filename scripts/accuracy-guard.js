@@ -88,8 +88,8 @@ async function stepZero(seed, mode, train) {
   const first = { ...train, name: `${train.name}-first`, images: train.images.slice(0, batchSize * train.channels * train.height * train.width), labels: train.labels.slice(0, batchSize), count: batchSize };
   const parts = await makeTrainer(seed, mode, first);
   try {
-    const { history } = await parts.trainer.fit({ epochs: 1, batchSize, lr: 0.1, kdWarmupEpochs: 0, progress: 'none', evaluateEvery: 0 });
-    return { ce: history[0].ce, feature: history[0].feature, loss: history[0].loss };
+    const { history } = await parts.trainer.fit({ epochs: 1, batchSize, lr: 0.1, lossWarmupEpochs: 0, progress: 'none', evaluateEvery: 0 });
+    return { ce: history[0].losses.ce, feature: history[0].losses.hcl, loss: history[0].loss };
   } finally {
     disposeAll(parts);
   }
@@ -116,7 +116,7 @@ const std = (xs) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / 
       let history;
       try {
         ({ history } = await parts.trainer.fit({
-          epochs, batchSize, lr: 0.1, schedule: { type: 'cosine' }, kdWarmupEpochs: 1, evaluateEvery: 0, progress: 'none',
+          epochs, batchSize, lr: 0.1, schedule: { type: 'cosine' }, lossWarmupEpochs: 1, evaluateEvery: 0, progress: 'none',
         }));
       } finally {
         disposeAll(parts);

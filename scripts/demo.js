@@ -61,11 +61,11 @@ function log(msg) {
         test,
         seed,
         augment: { padding: 2, flip: true },
-        ...(values.lambda ? { lambda: Number(values.lambda) } : {}),
+        ...(values.lambda ? { methodOptions: { reviewkdWeight: Number(values.lambda) } } : {}),
       });
       const t0 = Date.now();
       const { history } = await trainer.fit({
-        epochs, batchSize: 64, lr: 0.1, schedule: { type: 'cosine' }, kdWarmupEpochs: 1, runDir, progress: 'auto', keepLast: 1,
+        epochs, batchSize: 64, lr: 0.1, schedule: { type: 'cosine' }, lossWarmupEpochs: 1, runDir, progress: 'auto', keepLast: 1,
       });
       const seconds = (Date.now() - t0) / 1000;
       const last = history[history.length - 1];
@@ -83,7 +83,7 @@ function log(msg) {
         params: student.numParameters(),
         imagesPerSecond: history.reduce((s, h) => s + h.imagesPerSecond, 0) / history.length,
         seconds,
-        lambda: trainer.lambda,
+        weights: trainer.weights,
       };
       fs.writeFileSync(path.join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
       runs.push({ ...summary, runDir });

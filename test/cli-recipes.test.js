@@ -67,7 +67,7 @@ describe('recipes: the paper set-ups', () => {
       assert.strictEqual(r.nesterov, true);
       assert.strictEqual(r.weightDecay, 5e-4);
       assert.deepStrictEqual(r.schedule, { type: 'step', milestones: [150, 180, 210], gamma: 0.1 });
-      assert.strictEqual(r.kdWarmupEpochs, 20);
+      assert.strictEqual(r.lossWarmupEpochs, 20);
       if (r.kind === 'distill') assert.strictEqual(r.teacherBN, 'batch', r.name);
     }
     assert.strictEqual(rk.recipes.get('cifar100/resnet32x4-shufflenetv2').lr, 0.02);

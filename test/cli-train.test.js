@@ -46,16 +46,17 @@ describe('cli: train, distill, eval, export end to end', function () {
   it('distill from the teacher run folder (model name read from the weights), then eval --json and export', () => {
     const out = path.join(dir, 'runs', 'student');
     const cfg = path.join(dir, 'distill.yaml');
-    fs.writeFileSync(cfg, `student: resnet8\nteacher: runs/teacher\ndata: data\nepochs: 2\nbatch: 32\nlr: 0.05\nkdWarmup: 1\nmethod: reviewkd\nprogress: none\n`);
-    const r = cli(['distill', '--config', cfg, '--out', out, '--lambda', '0.5']);
+    fs.writeFileSync(cfg, `student: resnet8\nteacher: runs/teacher\ndata: data\nepochs: 2\nbatch: 32\nlr: 0.05\nlossWarmup: 1\nmethod: reviewkd\nprogress: none\n`);
+    const r = cli(['distill', '--config', cfg, '--out', out, '--reviewkd-weight', '0.5']);
     assert.strictEqual(r.code, 0, r.stderr);
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
     assert.strictEqual(summary.method, 'reviewkd');
     assert.strictEqual(summary.teacher, 'resnet8');
-    assert.strictEqual(summary.lambda, 0.5);
+    assert.deepStrictEqual(summary.weights, { reviewkd: 0.5 });
+    assert.ok(summary.losses.hcl > 0 && summary.losses.ce > 0, JSON.stringify(summary.losses));
     const log = fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.strictEqual(log.length, 2);
-    assert.ok(log[1].feature > 0, 'the review loss is on');
+    assert.ok(log[1].losses.hcl > 0, 'the review loss is on');
 
     const ev = cli(['eval', out, '--json']);
     assert.strictEqual(ev.code, 0, ev.stderr);

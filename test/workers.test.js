@@ -57,7 +57,7 @@ describe('worker threads', function () {
       assert.strictEqual(r.losses.length, 2);
       for (const h of r.losses) {
         assert.ok(Number.isFinite(h.loss) && h.loss > 0, `loss ${h.loss}`);
-        assert.ok(Number.isFinite(h.ce) && Number.isFinite(h.feature) && h.feature > 0, JSON.stringify(h));
+        assert.ok(Number.isFinite(h.losses.ce) && Number.isFinite(h.losses.hcl) && h.losses.hcl > 0, JSON.stringify(h));
       }
     }
     // go() released both together: their training windows overlap.
@@ -78,7 +78,7 @@ describe('worker threads', function () {
     const student = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
     const teacher = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
     const trainer = await rk.train.Trainer.create({ student, teacher, method: 'reviewkd', train: squaresDataset(32, 4), augment: false, seed: 4 });
-    const { history } = await trainer.fit({ epochs: 1, batchSize: 16, lr: 0.05, kdWarmupEpochs: 0, progress: 'none' });
+    const { history } = await trainer.fit({ epochs: 1, batchSize: 16, lr: 0.05, lossWarmupEpochs: 0, progress: 'none' });
     assert.ok(Number.isFinite(history[0].loss) && history[0].loss > 0, `loss ${history[0].loss}`);
     trainer.dispose();
     student.dispose();

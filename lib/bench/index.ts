@@ -77,7 +77,7 @@ function syntheticDataset(count: number, size: number, classes: number): ImageDa
 }
 
 async function stepRate(trainer: Trainer, batchSize: number, steps: number, repeats: number): Promise<number> {
-  const fit = () => trainer.fit({ epochs: 1, batchSize, lr: 0.01, kdWarmupEpochs: 0, statsEvery: 1_000_000, progress: 'none' });
+  const fit = () => trainer.fit({ epochs: 1, batchSize, lr: 0.01, lossWarmupEpochs: 0, statsEvery: 1_000_000, progress: 'none' });
   await fit(); // warm-up: allocator caches, oneDNN/cuDNN kernel choice
   const rates: number[] = [];
   for (let r = 0; r < repeats; r++) {

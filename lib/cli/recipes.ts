@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
         `  step decay x${r.schedule.gamma} after epochs ${r.schedule.milestones.join(', ')}`,
       ];
       if (r.kind === 'distill') {
-        lines.push(`  lambda ${r.lambda} (${r.lambdaSource === 'paper' ? 'published' : 'chosen: no published value'}), KD warm-up ${r.kdWarmupEpochs} epochs, teacher BatchNorm '${r.teacherBN}' (as the reference CIFAR code)`);
+        lines.push(`  lambda ${r.lambda} (${r.lambdaSource === 'paper' ? 'published' : 'chosen: no published value'}), KD warm-up ${r.lossWarmupEpochs} epochs, teacher BatchNorm '${r.teacherBN}' (as the reference CIFAR code)`);
       }
       if (r.paper) {
         const p = r.paper;

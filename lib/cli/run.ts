@@ -12,10 +12,11 @@ import * as recipes from '../recipes';
 import type { Recipe } from '../recipes';
 import { setNumThreads } from '../runtime';
 import { manualSeed } from '../tensor';
-import { Trainer, METHODS, type Method, type FitResult } from '../train/trainer';
+import { Trainer, type Method, type FitResult } from '../train/trainer';
+import { methodFields, methodNames, methodPlugins, resolveMethod, MethodError, type MethodOptions } from '../train/methods';
 import type { EpochLog } from '../train/log';
 import type { Schedule } from '../train/schedule';
-import { UsageError, suggest, type OptionSpec, type Parsed, THREADS_OPTION } from './args';
+import { UsageError, suggest, kebab, type OptionSpec, type Parsed, THREADS_OPTION } from './args';
 import { DATASETS, loadData } from './data';
 import { loadWeights, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
 
@@ -36,10 +37,14 @@ export const COMMON_OPTIONS: OptionSpec[] = [
   { name: 'weight-decay', type: 'number', min: 0, max: 1, help: 'weight decay (default 5e-4)' },
   { name: 'no-nesterov', type: 'boolean', help: 'plain momentum instead of Nesterov' },
   { name: 'schedule', type: 'string', choices: ['step', 'cosine', 'constant'], help: 'learning-rate schedule (default step)' },
-  { name: 'milestones', type: 'numbers', min: 0, help: 'step schedule: epochs after which lr *= gamma (default 150,180,210)' },
+  { name: 'milestones', type: 'numbers', min: 0, help: 'step schedule: epochs after which lr *= gamma (default 150,180,210 of 240: the same fractions of --epochs)' },
   { name: 'gamma', type: 'number', min: 0, max: 1, help: 'step schedule factor (default 0.1)' },
   { name: 'warmup-epochs', type: 'int', min: 0, help: 'linear lr warm-up epochs (default 0)' },
   { name: 'no-augment', type: 'boolean', help: 'no random crop / flip' },
+  { name: 'channels-last', type: 'boolean', help: 'fast path: weights and inputs in channels-last memory format' },
+  { name: 'autocast', type: 'string', choices: ['bf16', 'off'], help: 'fast path: forwards under bf16 autocast, fp32 weights and losses (default off)' },
+  { name: 'checkpoint-every', type: 'int', min: 0, help: 'also checkpoint every n steps within an epoch (default 0: epoch ends only)' },
+  { name: 'max-bad-steps', type: 'int', min: 1, help: 'consecutive non-finite steps tolerated before stopping (default 10)' },
   { name: 'seed', type: 'int', min: 0, max: 2 ** 31 - 1, help: 'seed of the weights, data order and augmentation (default 0)' },
   { name: 'device', type: 'string', arg: 'cpu|cuda|cuda:N', help: 'where to train (default cpu)' },
   THREADS_OPTION,
@@ -57,13 +62,44 @@ export const DISTILL_OPTIONS: OptionSpec[] = [
   { name: 'teacher', type: 'string', arg: 'path', help: 'teacher weights: a run folder or a .safetensors file', exists: 'any' },
   { name: 'teacher-model', type: 'string', arg: 'model', help: 'teacher model name (default: recorded with the weights)' },
   { name: 'teacher-weights', type: 'string', choices: WHICH_WEIGHTS, help: 'which weights of a teacher run folder (default auto: best, final, latest)' },
-  { name: 'method', type: 'string', choices: METHODS, help: 'distillation method (default reviewkd; vanilla ignores the teacher)' },
-  { name: 'lambda', type: 'number', min: 0, help: "feature-loss weight (default: the pair's published λ, else 1; FitNet 100, AT 1000)" },
-  { name: 'kd-weight', type: 'number', min: 0, help: 'weight of the logit KD term (default 1)' },
-  { name: 'temperature', type: 'number', min: 0.01, max: 1000, help: 'KD temperature (default 4)' },
-  { name: 'kd-warmup', type: 'int', min: 0, help: 'feature-loss warm-up epochs, min(1, epoch/n) (default 20; 0 disables)' },
+  { name: 'method', type: 'string', arg: 'name[+name..]', help: `distillation method or '+' combination (default reviewkd): ${methodNames().join(', ')}` },
+  { name: 'loss-warmup', type: 'int', min: 0, help: 'warm-up epochs of the ramped losses (feature losses, DKD): weight x min(1, epoch/n) (default 20; 0 disables)' },
   { name: 'teacher-bn', type: 'string', choices: ['eval', 'batch'], help: "teacher BatchNorm: 'eval' running stats (default) or 'batch' (reference CIFAR code; recipes use it)" },
+  ...methodOptionSpecs(),
 ];
+
+/** One flag per method weight and parameter (--<method>-weight, --<method>-<param>), from the method plugins. */
+function methodOptionSpecs(): OptionSpec[] {
+  const out: OptionSpec[] = [];
+  for (const plugin of methodPlugins().values()) {
+    for (const f of methodFields(plugin)) {
+      const p = f.param;
+      const type = p ? p.type : 'number';
+      const dflt = p ? (p.default === undefined ? '' : ` (default ${Array.isArray(p.default) ? p.default.join(',') : String(p.default)})`) : typeof plugin.weight.default === 'number' ? ` (default ${plugin.weight.default})` : '';
+      out.push({
+        name: kebab(f.key),
+        type,
+        ...(p?.min !== undefined ? { min: p.min } : { min: 0 }),
+        ...(p?.max !== undefined ? { max: p.max } : {}),
+        ...(p?.choices ? { choices: p.choices } : {}),
+        help: `${p ? `${plugin.name}: ` : ''}${f.doc}${dflt}`,
+      });
+    }
+  }
+  return out;
+}
+
+/** The method options (schema keys such as dkdBeta) among resolved values. */
+function methodOptionsOf(values: Record<string, unknown>): MethodOptions {
+  const out: MethodOptions = {};
+  for (const plugin of methodPlugins().values()) {
+    for (const f of methodFields(plugin)) {
+      const v = values[f.key];
+      if (v !== undefined) out[f.key] = v as MethodOptions[string];
+    }
+  }
+  return out;
+}
 
 /** Options of `reviewkd train` only. */
 export const TRAIN_OPTIONS: OptionSpec[] = [
@@ -90,10 +126,7 @@ interface Resolved {
   milestones?: number[];
   gamma?: number;
   warmupEpochs?: number;
-  kdWarmup?: number;
-  lambda?: number;
-  kdWeight?: number;
-  temperature?: number;
+  lossWarmup?: number;
   teacherBn?: 'eval' | 'batch';
   noAugment?: boolean;
   seed: number;
@@ -127,7 +160,10 @@ export interface RunSummary {
   imagesPerSecond: number;
   seconds: number;
   seed: number;
-  lambda?: number;
+  /** The outer weight of each method's loss (e.g. {reviewkd: 0.6}: ReviewKD's λ). */
+  weights?: Record<string, number>;
+  /** Mean of each loss in the last epoch, by name ('ce', then each method's terms). */
+  losses?: Record<string, number>;
   teacherBN?: 'eval' | 'batch';
   device: string;
   aborted: boolean;
@@ -193,13 +229,22 @@ function resolve(kind: 'train' | 'distill', parsed: Parsed): Resolved {
       schedule: r.schedule.type,
       milestones: r.schedule.milestones,
       gamma: r.schedule.gamma,
-      ...(kind === 'distill' ? { kdWarmup: r.kdWarmupEpochs, lambda: r.lambda, teacherBn: r.teacherBN } : {}),
+      ...(kind === 'distill' ? { lossWarmup: r.lossWarmupEpochs, reviewkdWeight: r.lambda, teacherBn: r.teacherBN } : {}),
     };
     v = { ...fromRecipe, ...Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined)) };
   }
   const student = (kind === 'train' ? v.model : v.student) as string | undefined;
   if (!student) throw new UsageError(kind === 'train' ? 'option --model (or --recipe) is required' : 'option --student (or --recipe) is required');
   checkModel(student, kind === 'train' ? 'option --model' : 'option --student');
+  const method = (v.method as string | undefined) ?? (kind === 'train' ? 'vanilla' : 'reviewkd');
+  if (kind === 'distill') {
+    try {
+      v.method = resolveMethod(method, { student }).name;
+    } catch (err) {
+      if (err instanceof MethodError) throw new UsageError(`option --method: ${err.message}`);
+      throw err;
+    }
+  }
   if (kind === 'distill' && v.method !== 'vanilla') {
     if (typeof v.teacher !== 'string') throw new UsageError('option --teacher (a run folder or .safetensors file of the trained teacher) is required');
     if (typeof v.teacherModel === 'string') checkModel(v.teacherModel, 'option --teacher-model');
@@ -211,7 +256,7 @@ function resolve(kind: 'train' | 'distill', parsed: Parsed): Resolved {
   return {
     ...v,
     student,
-    method: (v.method as Method | undefined) ?? (kind === 'train' ? 'vanilla' : 'reviewkd'),
+    method: (v.method as Method | undefined) ?? method,
     epochs: v.epochs as number,
     seed: (v.seed as number | undefined) ?? 0,
   } as Resolved;
@@ -245,7 +290,8 @@ function summarize(name: string, kind: string, o: Resolved, datasetName: string,
     imagesPerSecond: meanRate(h),
     seconds: last?.elapsed ?? wallSeconds,
     seed: o.seed,
-    ...(o.method !== 'vanilla' ? { lambda: trainer.lambda, teacherBN: o.teacherBn ?? 'eval' } : {}),
+    ...(o.method !== 'vanilla' ? { weights: { ...trainer.weights }, teacherBN: o.teacherBn ?? 'eval' } : {}),
+    ...(last ? { losses: last.losses } : {}),
     device: trainer.device,
     aborted: r.aborted,
     ...(recipe ? { recipe: { name: recipe.name, paperTop1: recipe.paperTop1, ...(recipe.paper ? { paper: recipe.paper } : {}), ...(recipe.lambdaSource ? { lambdaSource: recipe.lambdaSource } : {}) } } : {}),
@@ -307,15 +353,15 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
     train,
     ...(loaded.test ? { test: loaded.test } : {}),
     device,
-    ...(o.lambda !== undefined ? { lambda: o.lambda } : {}),
-    ...(o.kdWeight !== undefined ? { kdWeight: o.kdWeight } : {}),
-    ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+    methodOptions: methodOptionsOf(o),
     ...(o.teacherBn ? { teacherBN: o.teacherBn } : {}),
     ...(o.noAugment ? { augment: false as const } : {}),
     ...(o.momentum !== undefined ? { momentum: o.momentum } : {}),
     ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
     nesterov: !o.noNesterov,
     seed: o.seed,
+    ...(o.channelsLast ? { channelsLast: true } : {}),
+    ...(o.autocast === 'bf16' ? { autocast: 'bf16' as const } : {}),
   });
 
   // Ctrl-C: the first one stops after the current step (checkpoint written); a second one exits now.
@@ -337,7 +383,9 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
       ...(o.lr !== undefined ? { lr: o.lr } : {}),
       schedule,
       ...(o.warmupEpochs !== undefined ? { warmupEpochs: o.warmupEpochs } : {}),
-      ...(o.kdWarmup !== undefined ? { kdWarmupEpochs: o.kdWarmup } : {}),
+      ...(o.lossWarmup !== undefined ? { lossWarmupEpochs: o.lossWarmup } : {}),
+      ...(o.checkpointEvery !== undefined ? { checkpointEvery: o.checkpointEvery as number } : {}),
+      ...(o.maxBadSteps !== undefined ? { maxBadSteps: o.maxBadSteps as number } : {}),
       ...(o.evalEvery !== undefined ? { evaluateEvery: o.evalEvery as number } : {}),
       ...(o.keepLast !== undefined ? { keepLast: o.keepLast as number } : {}),
       runDir: out,

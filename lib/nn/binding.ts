@@ -7,7 +7,7 @@ export interface ReviewBinding {
   reviewHeadCreate(studentShapes: number[][], teacherShapes: number[][], midChannels: number | null, variant: string): NativeModule;
   reviewHeadForward(head: NativeModule, features: NativeTensor[]): NativeTensor[];
   reviewHeadForwardAsync(head: NativeModule, features: NativeTensor[]): Promise<NativeTensor[] | NativeTensor>;
-  reviewHeadInfo(head: NativeModule): { targets: number[]; midChannels: number };
+  reviewHeadInfo(head: NativeModule): { targets: number[]; midChannels: number; variant: string };
   hcl(studentMaps: NativeTensor[], teacherMaps: NativeTensor[], levels: number[] | null): NativeTensor;
   crossEntropy(logits: NativeTensor, targets: NativeTensor, labelSmoothing: number): NativeTensor;
   kdLoss(studentLogits: NativeTensor, teacherLogits: NativeTensor, temperature: number): NativeTensor;

@@ -3,6 +3,7 @@
 import { hcl } from '../losses';
 import { Module } from '../module';
 import { native } from '../native';
+import type { NativeModule } from '../native-types';
 import { Tensor } from '../tensor';
 import { optionsOf, requireOptions, requireTensorList } from './checks';
 
@@ -39,17 +40,23 @@ export class ReviewHead extends Module {
   /** The teacher level each output of forward() is compared with (0 = shallowest). */
   readonly targets: readonly number[];
 
-  constructor(options: ReviewHeadOptions) {
+  /** @param existing @internal a native head built elsewhere (the trainer's ReviewKD term). */
+  constructor(options: ReviewHeadOptions, existing?: NativeModule) {
     const o = requireOptions('createReviewHead', options) as unknown as ReviewHeadOptions;
-    const variant = o.variant ?? 'residual';
-    const handle = native().reviewHeadCreate(o.studentShapes, o.teacherShapes, o.midChannels ?? null, variant);
+    const handle = existing ?? native().reviewHeadCreate(o.studentShapes, o.teacherShapes, o.midChannels ?? null, o.variant ?? 'residual');
     super(handle);
     const info = native().reviewHeadInfo(handle);
+    const variant = info.variant as ReviewVariant;
     this.studentShapes = o.studentShapes.map((s) => [...s] as LevelShape);
     this.teacherShapes = o.teacherShapes.map((s) => [...s] as LevelShape);
     this.variant = variant;
     this.midChannels = info.midChannels;
     this.targets = Object.freeze(info.targets);
+  }
+
+  /** @internal Wraps the head of a trainer's ReviewKD term. */
+  static fromHandle(handle: NativeModule, studentShapes: LevelShape[], teacherShapes: LevelShape[]): ReviewHead {
+    return new ReviewHead({ studentShapes, teacherShapes }, handle);
   }
 
   /**

@@ -38,7 +38,7 @@ export interface Recipe {
   /** The reference CIFAR rule: ×gamma after finishing each milestone epoch (one epoch later than MultiStepLR). */
   schedule: { type: 'step'; milestones: number[]; gamma: number };
   /** Feature-loss warm-up min(1, epoch/20). */
-  kdWarmupEpochs: number;
+  lossWarmupEpochs: number;
   /** λ of the review loss (distill recipes). */
   lambda?: number;
   /** 'paper': from the reference script (REVIEWKD_LAMBDA); 'chosen': no published value, see `note`. */
@@ -64,7 +64,7 @@ const CIFAR100_BASE = Object.freeze({
   momentum: 0.9,
   nesterov: true,
   weightDecay: 5e-4,
-  kdWarmupEpochs: 20,
+  lossWarmupEpochs: 20,
 });
 
 /**

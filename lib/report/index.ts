@@ -270,7 +270,8 @@ export async function writeReport(outDir: string, runDirs: string[], options: Re
       alt: 'Loss per epoch',
       spec: curves(runs, 'Loss per epoch', 'loss', [
         ['train total', (h) => h.loss],
-        ['train cross-entropy', (h) => h.ce],
+        // Logs written before per-term losses had a top-level 'ce'.
+        ['train cross-entropy', (h) => h.losses?.ce ?? (h as { ce?: number }).ce],
         ...(hasTest ? [['test cross-entropy', (h: EpochLog) => h.testLoss] as [string, (h: EpochLog) => number | undefined]] : []),
       ], 'term'),
     },

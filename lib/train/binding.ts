@@ -1,10 +1,35 @@
 // The native fused-step object (native/engine/distiller_binding.cc), typed for lib/train.
-import type { NativeTensor } from '../native-types';
+import type { NativeModule, NativeTensor, TermParamValues } from '../native-types';
+
+/** One loss term of a run, as the fused step takes it. */
+export interface NativeTermSpec {
+  name: string;
+  /** Outer weight (e.g. ReviewKD's λ). */
+  weight: number;
+  /** Ramped by the warm-up factor of each step. */
+  warmup: boolean;
+  params: TermParamValues;
+}
+
+/** Statistics summed since the last takeStats(). */
+export interface NativeStepStats {
+  /** Unweighted mean-per-step sums by loss name, 'ce' first, then each term's losses. */
+  losses: Record<string, number>;
+  /** The weighted total. */
+  loss: number;
+  correct: number;
+  samples: number;
+  steps: number;
+  badSteps: number;
+  /** The current run of consecutive non-finite steps (not reset by reading). */
+  consecutiveBad: number;
+}
 
 export interface NativeDistiller {
-  step(indices: NativeTensor, featureScale: number, lr: number): Promise<void>;
-  /** [ce, feature, kd, total, correct, samples, steps, badSteps] summed since the last call, then the current run of consecutive bad steps. */
-  takeStats(): number[];
+  step(indices: NativeTensor, warmup: number, lr: number): Promise<void>;
+  takeStats(): NativeStepStats;
+  /** The loss terms' trainable modules. */
+  termModules(): { term: string; module: NativeModule }[];
   evaluate(images: NativeTensor, labels: NativeTensor, batchSize: number, numClasses: number): Promise<{
     lossSum: number;
     top1: number;

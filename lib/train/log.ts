@@ -7,10 +7,9 @@ import * as path from 'path';
 export interface EpochLog {
   epoch: number;
   lr: number;
-  /** Mean of each loss term over the epoch's steps. */
-  ce: number;
-  feature: number;
-  kd: number;
+  /** Mean of each loss over the epoch's steps, by name: 'ce', then each method's terms (unweighted). */
+  losses: Record<string, number>;
+  /** Mean of the weighted total. */
   loss: number;
   /** Accuracy on the (augmented) training batches, in %. */
   trainTop1: number;
@@ -26,7 +25,7 @@ export interface EpochLog {
   badSteps: number;
 }
 
-const CSV_COLUMNS: (keyof EpochLog)[] = ['epoch', 'lr', 'ce', 'feature', 'kd', 'loss', 'trainTop1', 'testTop1', 'testTop5', 'testLoss', 'imagesPerSecond', 'elapsed', 'skippedSteps', 'badSteps'];
+const CSV_COLUMNS = ['epoch', 'lr', 'loss', 'trainTop1', 'testTop1', 'testTop5', 'testLoss', 'imagesPerSecond', 'elapsed', 'skippedSteps', 'badSteps'] as const;
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
@@ -35,14 +34,15 @@ export class RunLogger {
   private readonly quiet: boolean;
   private lastDraw = 0;
 
-  constructor(private readonly dir: string | undefined, mode: ProgressMode, private readonly label: string) {
+  /** `lossNames`: the run's losses ('ce' first); each gets a CSV column `loss_<name>` after 'loss'. */
+  constructor(private readonly dir: string | undefined, mode: ProgressMode, private readonly lossNames: readonly string[], private readonly label: string) {
     const tty = Boolean(process.stderr.isTTY);
     this.bar = mode === 'bar' || (mode === 'auto' && tty);
     this.quiet = mode === 'none';
     if (dir) {
       fs.mkdirSync(dir, { recursive: true });
       const csv = path.join(dir, 'log.csv');
-      if (!fs.existsSync(csv)) fs.writeFileSync(csv, `${CSV_COLUMNS.join(',')}\n`);
+      if (!fs.existsSync(csv)) fs.writeFileSync(csv, `${this.columns().join(',')}\n`);
     }
   }
 
@@ -62,13 +62,22 @@ export class RunLogger {
   epoch(record: EpochLog, epochs: number): void {
     if (this.dir) {
       fs.appendFileSync(path.join(this.dir, 'log.jsonl'), `${JSON.stringify(record)}\n`);
-      fs.appendFileSync(path.join(this.dir, 'log.csv'), `${CSV_COLUMNS.map((c) => (record[c] === undefined ? '' : String(record[c]))).join(',')}\n`);
+      const values = [
+        ...CSV_COLUMNS.slice(0, 3).map((c) => record[c]),
+        ...this.lossNames.map((n) => record.losses[n]),
+        ...CSV_COLUMNS.slice(3).map((c) => record[c]),
+      ];
+      fs.appendFileSync(path.join(this.dir, 'log.csv'), `${values.map((v) => (v === undefined ? '' : String(v))).join(',')}\n`);
     }
     if (this.quiet) return;
     const bad = record.badSteps > 0 ? ` (${record.badSteps} non-finite steps skipped)` : '';
     const test = record.testTop1 !== undefined ? ` test top1 ${record.testTop1.toFixed(2)}%` : '';
-    const line = `${this.label} epoch ${record.epoch + 1}/${epochs} loss ${record.loss.toFixed(4)} (ce ${record.ce.toFixed(4)}, feature ${record.feature.toFixed(4)}, kd ${record.kd.toFixed(4)}) train top1 ${record.trainTop1.toFixed(2)}%${test} lr ${record.lr.toPrecision(3)} ${record.imagesPerSecond.toFixed(0)} img/s ${formatSeconds(record.elapsed)}${bad}`;
+    const line = `${this.label} epoch ${record.epoch + 1}/${epochs} loss ${record.loss.toFixed(4)} (${Object.entries(record.losses).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}) train top1 ${record.trainTop1.toFixed(2)}%${test} lr ${record.lr.toPrecision(3)} ${record.imagesPerSecond.toFixed(0)} img/s ${formatSeconds(record.elapsed)}${bad}`;
     process.stderr.write(this.bar ? `\r${line}\x1b[K\n` : `${line}\n`);
+  }
+
+  private columns(): string[] {
+    return [...CSV_COLUMNS.slice(0, 3), ...this.lossNames.map((n) => `loss_${n}`), ...CSV_COLUMNS.slice(3)];
   }
 
   message(text: string): void {

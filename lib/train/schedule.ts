@@ -2,8 +2,8 @@
 
 /**
  * 'step': multiply by `gamma` after finishing each epoch in `milestones` — the ReviewKD CIFAR rule, one
- * epoch later than PyTorch's MultiStepLR (defaults [150, 180, 210] and 0.1: epochs 0-150 at the base lr,
- * 151-180 at 0.1x, ...). 'cosine': cosine decay to 0 over all steps. 'constant'.
+ * epoch later than PyTorch's MultiStepLR (defaults 0.1 and the reference's [150, 180, 210] of 240 epochs,
+ * scaled to the run's length: the same fractions 150/240, 180/240, 210/240 of `epochs`, rounded). 'cosine': cosine decay to 0 over all steps. 'constant'.
  * `warmupEpochs` ramps linearly from 0 to the schedule's value over the first epochs, per step.
  */
 export type Schedule =
@@ -19,11 +19,16 @@ export interface SchedulePosition {
   epochs: number;
 }
 
+/** The reference's step milestones [150, 180, 210] of 240 epochs, at the same fractions of `epochs`. */
+export function defaultMilestones(epochs: number): number[] {
+  return [150, 180, 210].map((m) => Math.round((m * epochs) / 240));
+}
+
 /** The learning rate for one step. */
 export function learningRate(base: number, schedule: Schedule, warmupEpochs: number, pos: SchedulePosition): number {
   let lr = base;
   if (schedule.type === 'step') {
-    const milestones = schedule.milestones ?? [150, 180, 210];
+    const milestones = schedule.milestones ?? defaultMilestones(pos.epochs);
     const gamma = schedule.gamma ?? 0.1;
     const passed = milestones.filter((m) => m < pos.epoch).length;
     lr = base * gamma ** passed;

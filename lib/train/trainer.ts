@@ -5,19 +5,26 @@ import { toTensors, checkDataset, BatchSampler, type ImageDataset } from '../dat
 import type { Device } from '../dtype';
 import type { Model } from '../models';
 import { native } from '../native';
-import { createReviewHead, HintRegressor, type ReviewHead, type ReviewVariant, type LevelShape } from '../nn';
+import { Module } from '../module';
+import { ReviewHead, type LevelShape } from '../nn';
 import { optionsOf } from '../nn/checks';
 import { keep } from '../scope';
 import { Tensor, tensor, zeros, noGrad } from '../tensor';
-import type { NativeDistiller } from './binding';
+import type { NativeDistiller, NativeStepStats } from './binding';
+import { methodNames, resolveMethod, validateMethod, MethodError, type MethodOptions, type ResolvedMethod } from './methods';
 import { listCheckpoints, loadCheckpointTensors, pruneCheckpoints, removeOrphans, saveCheckpoint } from './checkpoint';
 import { RunLogger, type EpochLog, type ProgressMode } from './log';
 import { pairDefaults } from './recipes';
 import { kdWarmup, learningRate, type Schedule } from './schedule';
 
-/** The training objective: 'vanilla' is cross-entropy alone (also how teachers are trained). */
-export type Method = 'vanilla' | 'kd' | 'fitnet' | 'at' | 'reviewkd' | 'reviewkd+kd';
-export const METHODS: readonly Method[] = ['vanilla', 'kd', 'fitnet', 'at', 'reviewkd', 'reviewkd+kd'];
+/**
+ * The training objective: 'vanilla' is cross-entropy alone (also how teachers are trained); otherwise a
+ * method name ('reviewkd', 'dkd', 'kd', ...) or a '+' combination ('reviewkd+dkd', 'kd+ls'). The methods
+ * are the plugins of lib/train/methods (docs/methods.md).
+ */
+export type Method = string;
+/** Every single method name ('vanilla' first); combine them with '+'. */
+export const METHODS: readonly string[] = Object.freeze(methodNames());
 
 export interface TrainerOptions {
   student: Model;
@@ -27,24 +34,18 @@ export interface TrainerOptions {
   train: ImageDataset;
   test?: ImageDataset;
   device?: Device;
-  /** Weight of the feature loss (HCL, FitNet hint or AT). Default: the paper's λ for known ReviewKD pairs (else 1), 100 for FitNet, 1000 for AT. */
-  lambda?: number;
-  /** Weight of the KD term of 'kd' and 'reviewkd+kd' (default 1). */
-  kdWeight?: number;
-  /** KD temperature (default 4). */
-  temperature?: number;
+  /**
+   * Weights and parameters of the chosen methods by schema key: '<method>Weight' (e.g. reviewkdWeight,
+   * the paper's λ; default: the pair's published λ) and '<method><Param>' (e.g. dkdBeta, kdTemperature,
+   * reviewkdHclLevels, fitnetHintLevel). docs/methods.md lists every key and its default.
+   */
+  methodOptions?: MethodOptions;
   /** 'eval' (default): the teacher's BatchNorm uses running statistics. 'batch': batch statistics, as the reference CIFAR code. */
   teacherBN?: 'eval' | 'batch';
-  /** Teacher features before the last activation (default true, as the reference). */
+  /** Teacher features before the last activation (default: what the method needs; true, as the reference). */
   teacherPreact?: boolean;
-  /** Student features before the last activation (default false, as the reference). */
+  /** Student features before the last activation (default: what the method needs; false, as the reference). */
   studentPreact?: boolean;
-  /** FitNet: which stage pair carries the hint (default 1). */
-  hintLevel?: number;
-  /** HCL pyramid (default [4, 2, 1]; [] = plain MSE). */
-  hclLevels?: number[];
-  /** Review head: ablation variant and fused-map channels. */
-  head?: { variant?: ReviewVariant; midChannels?: number };
   /**
    * On-device augmentation: random crop with zero padding and horizontal flip (default {padding: 4,
    * flip: true}, the CIFAR pipeline), or `{randomResizedCrop: true, flip: true}` (the image-folder /
@@ -74,8 +75,11 @@ export interface FitOptions {
   schedule?: Schedule;
   /** Linear learning-rate warm-up over the first epochs (default 0). */
   warmupEpochs?: number;
-  /** Feature-loss warm-up min(1, epoch / kdWarmupEpochs) (default 20, as the reference; 0 disables). */
-  kdWarmupEpochs?: number;
+  /**
+   * Warm-up of the distillation losses that ramp (feature losses such as ReviewKD's, and DKD):
+   * weight × min(1, epoch / lossWarmupEpochs) (default 20, as the references; 0 disables).
+   */
+  lossWarmupEpochs?: number;
   dropLast?: boolean;
   /** Read loss statistics back every N steps (default 50). */
   statsEvery?: number;
@@ -127,6 +131,30 @@ export class NumericalFaultError extends Error {
   }
 }
 
+/** Statistics summed over the steps of an epoch so far (kept in checkpoints for a mid-epoch resume). */
+interface StepSums {
+  losses: Record<string, number>;
+  loss: number;
+  correct: number;
+  samples: number;
+  steps: number;
+  badSteps: number;
+}
+
+function addStats(sums: StepSums, s: NativeStepStats): StepSums {
+  const losses: Record<string, number> = { ...sums.losses };
+  for (const [k, v] of Object.entries(s.losses)) losses[k] = (losses[k] ?? 0) + v;
+  return { losses, loss: sums.loss + s.loss, correct: sums.correct + s.correct, samples: sums.samples + s.samples, steps: sums.steps + s.steps, badSteps: sums.badSteps + s.badSteps };
+}
+
+function isStepSums(v: unknown, names: readonly string[]): v is StepSums {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  const losses = o.losses as Record<string, unknown> | undefined;
+  return ['loss', 'correct', 'samples', 'steps', 'badSteps'].every((k) => typeof o[k] === 'number') &&
+    typeof losses === 'object' && losses !== null && names.every((n) => typeof losses[n] === 'number');
+}
+
 const fail = (msg: string): never => {
   throw new RangeError(`Trainer: ${msg}`);
 };
@@ -159,11 +187,16 @@ async function probe(model: Model, ds: ImageDataset, device: Device, preact: boo
  * console.log(await trainer.evaluate());
  */
 export class Trainer {
+  /** The canonical method name, e.g. 'reviewkd+dkd' or 'vanilla'. */
   readonly method: Method;
-  readonly lambda: number;
-  /** The review head (ReviewKD methods), built from probed shapes; drop it after training. */
+  /** The outer weight of each method's loss (e.g. {reviewkd: 0.6}). */
+  readonly weights: Readonly<Record<string, number>>;
+  /** The review head (ReviewKD), built from probed shapes; drop it after training. */
   readonly head?: ReviewHead;
-  readonly regressor?: HintRegressor;
+  /** Every loss term's trainable modules (review head, regressors, embeddings, memory banks), by method term. */
+  readonly termModules: Readonly<Record<string, Module>>;
+  /** The loss names of this run, 'ce' first, then each term's (e.g. ['ce', 'hcl', 'tckd', 'nckd']). */
+  readonly lossNames: readonly string[];
   private readonly distiller: NativeDistiller;
   private readonly trainTensors: { images: Tensor; labels: Tensor };
   private readonly testTensors?: { images: Tensor; labels: Tensor };
@@ -172,12 +205,11 @@ export class Trainer {
   private constructor(
     readonly options: Readonly<TrainerOptions>,
     readonly device: Device,
-    parts: { head?: ReviewHead; regressor?: HintRegressor; lambda: number; train: { images: Tensor; labels: Tensor }; test?: { images: Tensor; labels: Tensor } },
+    parts: { resolved: ResolvedMethod; student: LevelShape[]; teacher: LevelShape[]; train: { images: Tensor; labels: Tensor }; test?: { images: Tensor; labels: Tensor } },
   ) {
-    this.method = options.method ?? 'vanilla';
-    this.lambda = parts.lambda;
-    this.head = parts.head;
-    this.regressor = parts.regressor;
+    const { resolved } = parts;
+    this.method = resolved.name;
+    this.weights = Object.freeze({ ...resolved.weights });
     this.trainTensors = parts.train;
     this.testTensors = parts.test;
     const ds = options.train;
@@ -185,21 +217,14 @@ export class Trainer {
     const Ctor = native().NativeDistiller as new (...args: unknown[]) => NativeDistiller;
     this.distiller = new Ctor(
       options.student.handle,
-      options.teacher?.handle ?? null,
-      parts.head?.handle ?? null,
-      parts.regressor?.handle ?? null,
+      resolved.terms.length > 0 ? (options.teacher as Model).handle : null,
       parts.train.images.handle,
       parts.train.labels.handle,
       {
-        method: this.method,
-        featureWeight: this.lambda,
-        kdWeight: options.kdWeight ?? 1,
-        temperature: options.temperature ?? 4,
+        terms: resolved.terms,
         teacherBN: options.teacherBN ?? 'eval',
-        teacherPreact: options.teacherPreact ?? true,
-        studentPreact: options.studentPreact ?? false,
-        hintLevel: options.hintLevel ?? 1,
-        ...(options.hclLevels ? { hclLevels: options.hclLevels } : {}),
+        teacherPreact: options.teacherPreact ?? resolved.teacherPreact ?? true,
+        studentPreact: options.studentPreact ?? resolved.studentPreact ?? false,
         augment: augment !== null,
         padding: augment?.padding ?? 0,
         flip: augment?.flip ?? false,
@@ -215,16 +240,34 @@ export class Trainer {
         channelsLast: options.channelsLast ?? false,
         autocast: options.autocast || 'off',
       },
+      { studentShapes: parts.student, teacherShapes: parts.teacher, numClasses: ds.numClasses },
     );
+    this.lossNames = Object.freeze(Object.keys(this.distiller.takeStats().losses));
+    const modules: Record<string, Module> = {};
+    for (const { term, module } of this.distiller.termModules()) {
+      if (term === 'reviewkd') {
+        const head = keep(ReviewHead.fromHandle(module, parts.student, parts.teacher));
+        this.head = head;
+        modules[term] = head;
+      } else modules[term] = keep(new Module(module));
+    }
+    this.termModules = Object.freeze(modules);
   }
 
-  /** Validates the setup (before any step), probes feature shapes, builds the head and uploads the data. */
+  /** Validates the setup (before any step), probes feature shapes, builds the loss terms and uploads the data. */
   static async create(options: TrainerOptions): Promise<Trainer> {
     if (typeof options !== 'object' || options === null) throw new TypeError('Trainer.create: argument \'options\' must be an object');
-    const method = options.method ?? 'vanilla';
-    if (!METHODS.includes(method)) fail(`option 'method' must be one of ${METHODS.join(', ')}; got '${String(method)}'`);
     if (!options.student || typeof options.student.forwardWithFeatures !== 'function') throw new TypeError("Trainer.create: option 'student' must be a model from rk.models");
-    if (method !== 'vanilla' && (!options.teacher || typeof options.teacher.forwardWithFeatures !== 'function')) {
+    const methodOptions = optionsOf('Trainer.create (methodOptions)', options.methodOptions ?? {}) as MethodOptions;
+    let resolved: ResolvedMethod;
+    try {
+      resolved = resolveMethod(options.method ?? 'vanilla', { student: options.student.name, teacher: options.teacher?.name }, methodOptions);
+    } catch (err) {
+      if (err instanceof MethodError) fail(`option 'method': ${err.message}`);
+      throw err;
+    }
+    const method = resolved.name;
+    if (resolved.needsTeacher && (!options.teacher || typeof options.teacher.forwardWithFeatures !== 'function')) {
       throw new TypeError(`Trainer.create: method '${method}' needs option 'teacher' (a model from rk.models)`);
     }
     const train = checkDataset(options.train, 'Trainer.create (train)');
@@ -237,7 +280,8 @@ export class Trainer {
       fail('the test set lists different class names than the training set');
     }
     const device = options.device ?? 'cpu';
-    const models: [string, Model | undefined][] = [['student', options.student], ['teacher', method === 'vanilla' ? undefined : options.teacher]];
+    const teacher = resolved.needsTeacher ? options.teacher : undefined;
+    const models: [string, Model | undefined][] = [['student', options.student], ['teacher', teacher]];
     for (const [role, model] of models) {
       if (!model) continue;
       if (model.inChannels !== null && model.inChannels !== train.channels) {
@@ -246,42 +290,22 @@ export class Trainer {
       model.to({ device });
     }
 
-    const s = await probe(options.student, train, device, options.studentPreact ?? false);
+    const studentPreact = options.studentPreact ?? resolved.studentPreact ?? false;
+    const teacherPreact = options.teacherPreact ?? resolved.teacherPreact ?? true;
+    const s = await probe(options.student, train, device, studentPreact);
     if (s.classes !== train.numClasses) fail(`the student (${options.student.name}) has ${s.classes} outputs but the data has ${train.numClasses} classes`);
-    let t: { classes: number; shapes: LevelShape[] } | undefined;
-    if (method !== 'vanilla') {
-      t = await probe(options.teacher as Model, train, device, options.teacherPreact ?? true);
-      if (t.classes !== train.numClasses) fail(`the teacher (${(options.teacher as Model).name}) has ${t.classes} outputs but the data has ${train.numClasses} classes`);
+    let t: { classes: number; shapes: LevelShape[] } = { classes: train.numClasses, shapes: [] };
+    if (teacher) {
+      t = await probe(teacher, train, device, teacherPreact);
+      if (t.classes !== train.numClasses) fail(`the teacher (${teacher.name}) has ${t.classes} outputs but the data has ${train.numClasses} classes`);
     }
-
-    let head: ReviewHead | undefined;
-    let regressor: HintRegressor | undefined;
-    let lambda = options.lambda;
-    if (method === 'reviewkd' || method === 'reviewkd+kd') {
-      const st = s.shapes;
-      const tt = (t as { shapes: LevelShape[] }).shapes;
-      if (st.length !== tt.length) {
-        fail(`the review head pairs features level by level, but the student (${options.student.name}) gives ${st.length} and the teacher (${(options.teacher as Model).name}) ${tt.length}`);
-      }
-      head = keep(createReviewHead({ studentShapes: st, teacherShapes: tt, midChannels: options.head?.midChannels, variant: options.head?.variant }));
-      head.to({ device });
-      lambda ??= pairDefaults(options.student.name, (options.teacher as Model).name).lambda;
-    } else if (method === 'fitnet') {
-      const k = options.hintLevel ?? 1;
-      const [ss, ts] = [s.shapes[k], (t as { shapes: LevelShape[] }).shapes[k]];
-      if (!ss || !ts) fail(`option 'hintLevel' ${k} is beyond the features (student ${s.shapes.length}, teacher ${t?.shapes.length})`);
-      if (ss[1] !== ts[1] || ss[2] !== ts[2]) fail(`FitNet hint level ${k}: student map ${ss.join('x')} and teacher map ${ts.join('x')} differ in size`);
-      regressor = keep(new HintRegressor({ inChannels: ss[0], outChannels: ts[0] }));
-      regressor.to({ device });
-      lambda ??= 100;
-    } else if (method === 'at') {
-      const tt = (t as { shapes: LevelShape[] }).shapes;
-      for (let k = 0; k + 1 < s.shapes.length; k++) {
-        if (!tt[k] || s.shapes[k][1] !== tt[k][1] || s.shapes[k][2] !== tt[k][2]) {
-          fail(`attention transfer compares stage ${k} maps of equal size; student ${s.shapes[k].join('x')} vs teacher ${tt[k] ? tt[k].join('x') : 'none'}`);
-        }
-      }
-      lambda ??= 1000;
+    try {
+      validateMethod(resolved, {
+        student: options.student.name, teacher: teacher?.name, studentShapes: s.shapes, teacherShapes: t.shapes, numClasses: train.numClasses, datasetIndices: true,
+      });
+    } catch (err) {
+      if (err instanceof MethodError) fail(err.message);
+      throw err;
     }
 
     const trainTensors = toTensors(train, { device });
@@ -292,7 +316,17 @@ export class Trainer {
         keep(x.labels);
       }
     }
-    return new Trainer(options, device, { head, regressor, lambda: lambda ?? 1, train: trainTensors, test: testTensors });
+    try {
+      return new Trainer(options, device, { resolved, student: s.shapes, teacher: t.shapes, train: trainTensors, test: testTensors });
+    } catch (err) {
+      for (const x of [trainTensors, testTensors]) {
+        x?.images.dispose();
+        x?.labels.dispose();
+      }
+      // A term that refuses the pair (e.g. a hint level beyond the stages) names itself in the message.
+      if (err instanceof RangeError && !err.message.startsWith('Trainer')) fail(err.message);
+      throw err;
+    }
   }
 
   /** Top-1/top-5 accuracy (%), mean loss and per-class accuracy of the student alone, in eval mode. */
@@ -339,8 +373,7 @@ export class Trainer {
   private stateTensors(): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(this.options.student.stateDict())) out[`student.${k}`] = v;
-    if (this.head) for (const [k, v] of Object.entries(this.head.stateDict())) out[`head.${k}`] = v;
-    if (this.regressor) for (const [k, v] of Object.entries(this.regressor.stateDict())) out[`regressor.${k}`] = v;
+    for (const [term, m] of Object.entries(this.termModules)) for (const [k, v] of Object.entries(m.stateDict())) out[`${term}.${k}`] = v;
     // The teacher's running statistics change in 'batch' mode.
     if (this.options.teacher && this.method !== 'vanilla') for (const [k, v] of Object.entries(this.options.teacher.namedBuffers())) out[`teacher.${k}`] = v;
     this.distiller.momentumBuffers().forEach((b, i) => {
@@ -352,8 +385,7 @@ export class Trainer {
 
   private restoreTensors(record: Record<string, Tensor>): void {
     this.options.student.loadStateDict(record, { prefix: 'student.' });
-    this.head?.loadStateDict(record, { prefix: 'head.' });
-    this.regressor?.loadStateDict(record, { prefix: 'regressor.' });
+    for (const [term, m] of Object.entries(this.termModules)) m.loadStateDict(record, { prefix: `${term}.` });
     if (this.options.teacher && this.method !== 'vanilla') {
       const buffers = Object.keys(this.options.teacher.namedBuffers());
       const teacherRecord: Record<string, Tensor> = {};
@@ -379,7 +411,7 @@ export class Trainer {
     if (!(lr >= 0)) fail(`fit: option 'lr' must be >= 0; got ${String(lr)}`);
     const schedule: Schedule = options.schedule ?? { type: 'step' };
     const warmupEpochs = options.warmupEpochs ?? 0;
-    const kdWarmupEpochs = options.kdWarmupEpochs ?? 20;
+    const lossWarmupEpochs = options.lossWarmupEpochs ?? 20;
     const statsEvery = options.statsEvery ?? 50;
     const evaluateEvery = options.evaluateEvery ?? 1;
     const keepLast = options.keepLast ?? 2;
@@ -392,14 +424,14 @@ export class Trainer {
     if (!Number.isInteger(checkpointEvery) || checkpointEvery < 0) fail(`fit: option 'checkpointEvery' must be an integer >= 0; got ${String(checkpointEvery)}`);
 
     const sampler = new BatchSampler(this.options.train.count, { batchSize, seed: this.options.seed ?? 0, dropLast: options.dropLast ?? false });
-    const logger = new RunLogger(runDir, options.progress ?? 'auto', `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`);
+    const logger = new RunLogger(runDir, options.progress ?? 'auto', this.lossNames, `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`);
     let history: EpochLog[] = [];
     let best: FitResult['best'] = null;
     let epoch = 0;
     let position = 0;
     let globalStep = 0;
     let elapsedBefore = 0;
-    const zeroSums = () => [0, 0, 0, 0, 0, 0, 0, 0];
+    const zeroSums = (): StepSums => ({ losses: Object.fromEntries(this.lossNames.map((n) => [n, 0])), loss: 0, correct: 0, samples: 0, steps: 0, badSteps: 0 });
     let partial = { sums: zeroSums(), skipped: 0, seconds: 0 };
     let resumedFrom: FitResult['resumedFrom'];
 
@@ -418,7 +450,7 @@ export class Trainer {
           Number.isInteger(m.epoch) && (m.epoch as number) >= 0 &&
           Number.isInteger(m.position) && (m.position as number) >= 0 && (m.position as number) <= sampler.batchesPerEpoch &&
           Array.isArray(m.history) && typeof m.elapsed === 'number' && (m.best === null || typeof m.best === 'object') &&
-          p !== null && typeof p === 'object' && Array.isArray(p.sums) && p.sums.every((v) => typeof v === 'number') &&
+          p !== null && typeof p === 'object' && isStepSums(p.sums, this.lossNames) &&
           typeof p.skipped === 'number' && typeof p.seconds === 'number';
         if (!valid) {
           problems.push(`${candidate.name}: the sidecar's epoch/position/history/partial fields are missing or invalid (or were written for another batch size)`);
@@ -445,7 +477,7 @@ export class Trainer {
         best = m.best as FitResult['best'];
         globalStep = candidate.meta.globalStep;
         elapsedBefore = m.elapsed as number;
-        partial = { sums: [...(p.sums as number[]), ...zeroSums()].slice(0, zeroSums().length), skipped: p.skipped as number, seconds: p.seconds as number };
+        partial = { sums: p.sums as StepSums, skipped: p.skipped as number, seconds: p.seconds as number };
         resumedFrom = { epoch, position };
         for (const problem of problems) logger.message(`skipped unusable checkpoint ${problem}`);
         logger.message(`resumed from ${candidate.name} (epoch ${epoch + 1}, step ${position})`);
@@ -468,11 +500,11 @@ export class Trainer {
         const secondsBefore = partial.seconds;
         partial = { sums: zeroSums(), skipped: 0, seconds: 0 };
         let stepLr = learningRate(lr, schedule, warmupEpochs, { epoch, step: position, stepsPerEpoch, epochs });
-        const scale = kdWarmup(epoch, kdWarmupEpochs);
+        const scale = kdWarmup(epoch, lossWarmupEpochs);
         const pull = () => {
           const s = this.distiller.takeStats();
-          sums = sums.map((v, i) => v + (s[i] ?? 0));
-          const consecutive = s[8];
+          sums = addStats(sums, s);
+          const consecutive = s.consecutiveBad;
           if (consecutive >= maxBadSteps) {
             const kept = runDir ? listCheckpoints(runDir).filter((c) => c.name.startsWith('epoch-'))[0]?.name : undefined;
             throw new NumericalFaultError(
@@ -524,19 +556,17 @@ export class Trainer {
         }
         pull();
         const seconds = secondsBefore + (Date.now() - epochStart) / 1000;
-        const steps = Math.max(1, sums[6]);
+        const steps = Math.max(1, sums.steps);
         const record: EpochLog = {
           epoch,
           lr: stepLr,
-          ce: sums[0] / steps,
-          feature: sums[1] / steps,
-          kd: sums[2] / steps,
-          loss: sums[3] / steps,
-          trainTop1: (100 * sums[4]) / Math.max(1, sums[5]),
-          imagesPerSecond: sums[5] / Math.max(seconds, 1e-3),
+          losses: Object.fromEntries(Object.entries(sums.losses).map(([k, v]) => [k, v / steps])),
+          loss: sums.loss / steps,
+          trainTop1: (100 * sums.correct) / Math.max(1, sums.samples),
+          imagesPerSecond: sums.samples / Math.max(seconds, 1e-3),
           elapsed: elapsedBefore + (Date.now() - started) / 1000,
           skippedSteps: skipped,
-          badSteps: sums[7],
+          badSteps: sums.badSteps,
         };
         this.running = false;
         const last = epoch === epochs - 1;
@@ -608,10 +638,9 @@ export class Trainer {
     this.options.student.save(path, { method: this.method, ...(this.options.teacher ? { teacher: this.options.teacher.name } : {}), ...(options.metadata ?? {}) });
   }
 
-  /** Frees the uploaded data, the head and the regressor (the models stay yours). */
+  /** Frees the uploaded data and the loss terms' modules (the models stay yours). */
   dispose(): void {
     for (const t of [this.trainTensors.images, this.trainTensors.labels, this.testTensors?.images, this.testTensors?.labels]) t?.dispose();
-    this.head?.dispose();
-    this.regressor?.dispose();
+    for (const m of Object.values(this.termModules)) m.dispose();
   }
 }

@@ -33,6 +33,7 @@ void registerIo(Napi::Env env, Napi::Object exports);
 void registerModels(Napi::Env env, Napi::Object exports);
 void registerEngine(Napi::Env env, Napi::Object exports);
 void registerOptim(Napi::Env env, Napi::Object exports);
+void registerTerms(Napi::Env env, Napi::Object exports);
 void registerDistiller(Napi::Env env, Napi::Object exports);
 void registerTorchScriptExport(Napi::Env env, Napi::Object exports);
 

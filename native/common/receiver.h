@@ -13,6 +13,7 @@ inline constexpr napi_type_tag kTensorTag = {0x7265766965776b64ULL, 0x0000000000
 inline constexpr napi_type_tag kModuleTag = {0x7265766965776b64ULL, 0x0000000000000002ULL};
 inline constexpr napi_type_tag kOptimizerTag = {0x7265766965776b64ULL, 0x0000000000000003ULL};
 inline constexpr napi_type_tag kDistillerTag = {0x7265766965776b64ULL, 0x0000000000000004ULL};
+inline constexpr napi_type_tag kTermTag = {0x7265766965776b64ULL, 0x0000000000000005ULL};
 
 inline bool hasTag(const Napi::Value& v, const napi_type_tag& tag) { return v.IsObject() && v.As<Napi::Object>().CheckTypeTag(&tag); }
 

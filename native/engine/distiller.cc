@@ -1,55 +1,17 @@
 #include "engine/distiller.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <ATen/autocast_mode.h>
+#include <set>
 
-#include "review/hcl.h"
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "common/errors.h"
+#include "engine/autocast_scope.h"
 
 namespace rk {
 
 namespace F = torch::nn::functional;
 
-std::optional<Method> parseMethod(const std::string& name) {
-  if (name == "vanilla") return Method::Vanilla;
-  if (name == "kd") return Method::KD;
-  if (name == "fitnet") return Method::FitNet;
-  if (name == "at") return Method::AT;
-  if (name == "reviewkd") return Method::ReviewKD;
-  if (name == "reviewkd+kd") return Method::ReviewKDPlusKD;
-  return std::nullopt;
-}
-
 namespace {
-bool needsTeacher(Method m) { return m != Method::Vanilla; }
-bool usesKd(Method m) { return m == Method::KD || m == Method::ReviewKDPlusKD; }
-bool usesReview(Method m) { return m == Method::ReviewKD || m == Method::ReviewKDPlusKD; }
-bool needsFeatures(Method m) { return m == Method::FitNet || m == Method::AT || usesReview(m); }
-
-// bf16 autocast for the forwards of one step. Autocast state is thread-local, so it is set here, on the
-// worker thread, and undone (cache cleared) when the scope ends.
-class AutocastScope {
- public:
-  AutocastScope(bool enabled, at::DeviceType type) : enabled_(enabled), type_(type) {
-    if (!enabled_) return;
-    previous_ = at::autocast::is_autocast_enabled(type_);
-    previousDtype_ = at::autocast::get_autocast_dtype(type_);
-    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
-    at::autocast::set_autocast_enabled(type_, true);
-    at::autocast::increment_nesting();
-  }
-  ~AutocastScope() {
-    if (!enabled_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(type_, previous_);
-    at::autocast::set_autocast_dtype(type_, previousDtype_);
-  }
-
- private:
-  bool enabled_;
-  at::DeviceType type_;
-  bool previous_ = false;
-  at::ScalarType previousDtype_ = at::kFloat;
-};
 
 void toChannelsLast(torch::nn::Module& m) {
   torch::NoGradGuard noGrad;
@@ -58,11 +20,9 @@ void toChannelsLast(torch::nn::Module& m) {
   }
 }
 
-torch::Tensor fp32(const torch::Tensor& t) { return t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kFloat64 ? t : t.to(torch::kFloat32); }
-
 std::vector<torch::Tensor> fp32(const std::vector<torch::Tensor>& ts) {
   std::vector<torch::Tensor> out;
-  for (const auto& t : ts) out.push_back(fp32(t));
+  for (const auto& t : ts) out.push_back(rk::fp32(t));
   return out;
 }
 
@@ -73,51 +33,75 @@ at::Generator makeGenerator(const torch::Device& device, uint64_t seed) {
 }
 }  // namespace
 
-Distiller::Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel> teacher, std::shared_ptr<ReviewHeadImpl> head,
-                     std::shared_ptr<HintRegressorImpl> regressor, torch::Tensor images, torch::Tensor labels, DistillerOptions options)
+Distiller::Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel> teacher, torch::Tensor images, torch::Tensor labels,
+                     DistillerOptions options, const PairShapes& shapes)
     : student_(std::move(student)),
       teacher_(std::move(teacher)),
-      head_(std::move(head)),
-      regressor_(std::move(regressor)),
       images_(std::move(images)),
       labels_(std::move(labels)),
       options_(std::move(options)),
-      generator_(makeGenerator(images_.device(), options_.seed)) {
+      generator_(makeGenerator(images_.device(), options_.seed())) {
   // Every step has the same shapes: let cuDNN time its algorithms once and keep the fastest
   // (process-wide; a no-op on CPU).
   if (images_.device().is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
-  std::vector<torch::nn::Module*> trained = {student_.get()};
-  if (head_) trained.push_back(head_.get());
-  if (regressor_) trained.push_back(regressor_.get());
-  if (options_.channelsLast) {
-    for (auto* m : trained) toChannelsLast(*m);
+
+  TermSetup setup;
+  setup.studentShapes = shapes.student;
+  setup.teacherShapes = shapes.teacher;
+  setup.numClasses = shapes.numClasses;
+  setup.datasetSize = images_.size(0);
+  setup.datasetLabels = labels_;
+  setup.teacher = teacher_;
+  setup.device = images_.device();
+  lossNames_ = {"ce"};
+  std::set<std::string> seen = {"ce", "loss"};
+  for (const auto& spec : options_.terms()) {
+    if (!teacher_) throw JsRangeError("Distiller: term '" + spec.name + "' needs a teacher");
+    ActiveTerm active{spec, makeTerm(spec.name, setup, spec.params)};
+    const TermNeeds n = active.term->needs();
+    needs_.teacherLogits = needs_.teacherLogits || n.teacherLogits;
+    needs_.features = needs_.features || n.features;
+    for (const auto& name : active.term->lossNames()) {
+      if (!seen.insert(name).second) throw JsRangeError("Distiller: two terms report a loss named '" + name + "'; a method can be listed once");
+      lossNames_.push_back(name);
+    }
+    terms_.push_back(std::move(active));
+  }
+
+  std::vector<std::pair<torch::nn::Module*, bool>> trained = {{student_.get(), true}};  // (module, guard its buffers)
+  for (auto& t : terms_) {
+    if (auto m = t.term->module()) trained.push_back({m.get(), t.term->guardBuffers()});
+  }
+  if (options_.channelsLast()) {
+    for (auto& [m, guarded] : trained) toChannelsLast(*m);
     if (teacher_) toChannelsLast(*teacher_);
   }
-  for (auto* m : trained) {
+  for (auto& [m, guarded] : trained) {
     for (const auto& p : m->parameters()) params_.push_back(p);
-    for (const auto& b : m->buffers()) guardedBuffers_.push_back(b);
+    if (guarded) for (const auto& b : m->buffers()) guardedBuffers_.push_back(b);
   }
   for (const auto& p : params_) momentum_.push_back(torch::zeros_like(p, torch::MemoryFormat::Preserve));
   if (teacher_) {
     // The teacher is never trained: no gradients are recorded for it (the step also runs it under NoGradGuard).
     for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
-    if (options_.teacherBatchStats) for (const auto& b : teacher_->buffers()) guardedBuffers_.push_back(b);
+    if (options_.teacherBatchStats()) for (const auto& b : teacher_->buffers()) guardedBuffers_.push_back(b);
   }
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(images_.device());
-  stats_ = torch::zeros({kStatCount - 1}, f64);
+  // [losses by name..., total, correct, samples, steps, bad steps]
+  stats_ = torch::zeros({static_cast<int64_t>(lossNames_.size()) + 5}, f64);
   consecutiveBad_ = torch::zeros({}, f64);
 }
 
-void Distiller::step(const torch::Tensor& indices, double featureScale, double lr) {
-  // Runs on a worker thread: grad mode is thread-local, so set it here.
+void Distiller::step(const torch::Tensor& indices, double warmup, double lr) {
+  // Runs on the compute thread: grad mode is thread-local, so set it here.
   torch::AutoGradMode gradOn(true);
-  const Method m = options_.method;
   const torch::Tensor batch = images_.index_select(0, indices);
   const torch::Tensor labels = labels_.index_select(0, indices);
-  torch::Tensor x = options_.augment ? augmentBatch(batch, options_.augmentOptions, generator_)
-                                     : normalizeBatch(batch, options_.augmentOptions.mean, options_.augmentOptions.std);
-  if (options_.channelsLast) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  const auto& aug = options_.augmentOptions();
+  torch::Tensor x = options_.augment() ? augmentBatch(batch, aug, generator_) : normalizeBatch(batch, aug.mean, aug.std);
+  if (options_.channelsLast()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   const at::DeviceType deviceType = x.device().type();
+  const bool autocast = options_.autocastBf16();
   // Snapshots of the BatchNorm statistics, so a faulty step can be undone without leaving the device.
   std::vector<torch::Tensor> savedBuffers;
   {
@@ -126,54 +110,37 @@ void Distiller::step(const torch::Tensor& indices, double featureScale, double l
   }
 
   ModelOutput t;
-  if (needsTeacher(m)) {
+  if (!terms_.empty()) {
     // NoGradGuard, not InferenceMode: HCL's MSE must be able to save the teacher features for backward.
     torch::NoGradGuard noGrad;
-    AutocastScope autocast(options_.autocastBf16, deviceType);
-    teacher_->train(options_.teacherBatchStats);
-    t = needsFeatures(m) ? teacher_->forwardWithFeatures(x, options_.teacherPreact) : ModelOutput{teacher_->forward(x), {}};
+    AutocastScope scope(autocast, deviceType);
+    teacher_->train(options_.teacherBatchStats());
+    t = needs_.features ? teacher_->forwardWithFeatures(x, options_.teacherPreact()) : ModelOutput{teacher_->forward(x), {}};
   }
-  t.logits = t.logits.defined() ? fp32(t.logits) : t.logits;
+  t.logits = fp32(t.logits);
   t.features = fp32(t.features);
 
   student_->train(true);
   ModelOutput s;
   {
-    AutocastScope autocast(options_.autocastBf16, deviceType);
-    s = needsFeatures(m) ? student_->forwardWithFeatures(x, options_.studentPreact) : ModelOutput{student_->forward(x), {}};
+    AutocastScope scope(autocast, deviceType);
+    s = needs_.features ? student_->forwardWithFeatures(x, options_.studentPreact()) : ModelOutput{student_->forward(x), {}};
   }
   // Losses in fp32 whatever the forward precision.
   s.logits = fp32(s.logits);
   s.features = fp32(s.features);
   const torch::Tensor ce = F::cross_entropy(s.logits, labels);
   torch::Tensor loss = ce;
-  torch::Tensor feature = torch::zeros({}, ce.options());
-  torch::Tensor kd = torch::zeros({}, ce.options());
-
-  if (usesReview(m)) {
-    head_->train(true);
-    // The head runs (and gets its zero-weighted gradients and weight decay) even while the warm-up
-    // factor is 0, as in the reference code.
-    std::vector<torch::Tensor> predictions;
-    {
-      AutocastScope autocast(options_.autocastBf16, deviceType);
-      predictions = fp32(head_->forward(s.features));
+  std::vector<torch::Tensor> named = {ce};
+  const TermInput input{s, t, labels, indices, autocast, generator_};
+  for (auto& active : terms_) {
+    const double factor = active.spec.weight * (active.spec.warmup ? warmup : 1.0);
+    for (auto& [name, value] : active.term->compute(input)) {
+      named.push_back(value);
+      loss = loss + factor * value;
     }
-    std::vector<torch::Tensor> targets;
-    for (int64_t j : head_->targets()) targets.push_back(t.features[j]);
-    feature = hcl(predictions, targets, options_.hclLevels);
-  } else if (m == Method::FitNet) {
-    const auto k = static_cast<size_t>(options_.hintLevel);
-    feature = fitnetLoss(*regressor_, s.features[k], t.features[k]);
-  } else if (m == Method::AT) {
-    // All stage pairs except the pooled 1x1 feature, as attention transfer compares spatial maps.
-    for (size_t k = 0; k + 1 < s.features.size(); ++k) feature = feature + attentionTransferLoss(s.features[k], t.features[k]);
   }
-  if (needsFeatures(m)) loss = loss + (options_.featureWeight * featureScale) * feature;
-  if (usesKd(m)) {
-    kd = kdLoss(s.logits, t.logits, options_.temperature);
-    loss = loss + options_.kdWeight * kd;
-  }
+  TORCH_CHECK(named.size() == lossNames_.size(), "a loss term returned ", named.size() - 1, " losses; it declared ", lossNames_.size() - 1);
   if (injectedOffset_ != 0) {
     loss = loss + injectedOffset_;
     injectedOffset_ = 0;
@@ -195,14 +162,17 @@ void Distiller::step(const torch::Tensor& indices, double featureScale, double l
   update(found, lr);
   const torch::Tensor ok = found.eq(0);
   for (size_t i = 0; i < guardedBuffers_.size(); ++i) guardedBuffers_[i].copy_(torch::where(ok, guardedBuffers_[i], savedBuffers[i]));
+  for (auto& active : terms_) active.term->afterUpdate(input, ok);
 
   // Statistics stay on the device until takeStats(): no host sync here.
   const auto opts = stats_.options();
   const torch::Tensor okd = ok.to(opts);
   const torch::Tensor correct = s.logits.argmax(1).eq(labels).sum().to(opts);
   const auto finite = [&](const torch::Tensor& v) { return torch::where(ok, v.detach().to(opts), torch::zeros({}, opts)); };
-  stats_ += torch::stack({finite(ce), finite(feature), finite(kd), finite(loss), correct * okd,
-                          okd * static_cast<double>(indices.size(0)), okd, 1 - okd});
+  std::vector<torch::Tensor> row;
+  for (const auto& v : named) row.push_back(finite(v));
+  row.insert(row.end(), {finite(loss), correct * okd, okd * static_cast<double>(indices.size(0)), okd, 1 - okd});
+  stats_ += torch::stack(row);
   consecutiveBad_.copy_((consecutiveBad_ + 1) * (1 - okd));
 }
 
@@ -213,14 +183,26 @@ void Distiller::update(const torch::Tensor& found, double lr) {
   // weight decay and Nesterov momentum included, and a no-op on the device when found_inf is set.
   // Without momentum the kernel takes no buffers at all (it rejects a non-empty list).
   const std::vector<torch::Tensor> noBuffers;
-  at::_fused_sgd_(params_, grads, options_.momentum == 0 ? noBuffers : momentum_, options_.weightDecay, options_.momentum, lr, /*dampening=*/0.0, options_.nesterov,
+  const double momentum = options_.momentum();
+  at::_fused_sgd_(params_, grads, momentum == 0 ? noBuffers : momentum_, options_.weightDecay(), momentum, lr, /*dampening=*/0.0, options_.nesterov(),
                   /*maximize=*/false, /*is_first_step=*/false, /*grad_scale=*/std::nullopt, found);
 }
 
-std::vector<double> Distiller::takeStats() {
+StepStats Distiller::takeStats() {
   const torch::Tensor cpu = torch::cat({stats_, consecutiveBad_.view({1})}).to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
   stats_.zero_();
-  return std::vector<double>(cpu.data_ptr<double>(), cpu.data_ptr<double>() + kStatCount);
+  const double* v = cpu.data_ptr<double>();
+  const size_t n = lossNames_.size();
+  StepStats s;
+  s.lossNames = lossNames_;
+  s.losses.assign(v, v + n);
+  s.loss = v[n];
+  s.correct = v[n + 1];
+  s.samples = v[n + 2];
+  s.steps = v[n + 3];
+  s.badSteps = v[n + 4];
+  s.consecutiveBad = v[n + 5];
+  return s;
 }
 
 EvalResult Distiller::evaluate(const torch::Tensor& images, const torch::Tensor& labels, int64_t batchSize, int64_t numClasses) {
@@ -232,15 +214,16 @@ EvalResult Distiller::evaluate(const torch::Tensor& images, const torch::Tensor&
   torch::Tensor classCorrect = torch::zeros({numClasses}, opts), classCount = torch::zeros({numClasses}, opts);
   const int64_t n = images.size(0);
   const int64_t k = std::min<int64_t>(5, numClasses);
+  const auto& aug = options_.augmentOptions();
   for (int64_t start = 0; start < n; start += batchSize) {
     const int64_t len = std::min(batchSize, n - start);
-    torch::Tensor x = normalizeBatch(images.narrow(0, start, len), options_.augmentOptions.mean, options_.augmentOptions.std);
-    if (options_.channelsLast) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    torch::Tensor x = normalizeBatch(images.narrow(0, start, len), aug.mean, aug.std);
+    if (options_.channelsLast()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
     const torch::Tensor y = labels.narrow(0, start, len);
     // The same fast paths as the training step, so evaluation measures the model that was trained.
     torch::Tensor logits;
     {
-      AutocastScope autocast(options_.autocastBf16, x.device().type());
+      AutocastScope scope(options_.autocastBf16(), x.device().type());
       logits = student_->forward(x);
     }
     logits = fp32(logits);
@@ -281,6 +264,14 @@ void Distiller::setMomentumBuffers(const std::vector<torch::Tensor>& buffers) {
                 params_[i].sizes());
     momentum_[i].copy_(buffers[i]);
   }
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> Distiller::termModules() const {
+  std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> out;
+  for (const auto& t : terms_) {
+    if (auto m = t.term->module()) out.emplace_back(t.spec.name, m);
+  }
+  return out;
 }
 
 }  // namespace rk

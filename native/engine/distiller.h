@@ -1,51 +1,67 @@
 // The fused training step: one call runs augmentation, the teacher forward (no grad), the student
-// forward, the method's losses, backward and the SGD update, all in LibTorch, with loss statistics
-// accumulated on the device (read back only when asked, so there is no host sync per step).
+// forward, the loss terms of the chosen methods, backward and the SGD update, all in LibTorch, with
+// statistics per named loss accumulated on the device (read back only when asked: no host sync per step).
 #pragma once
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
 #include "engine/augment.h"
+#include "engine/terms/term.h"
 #include "models/zoo_model.h"
-#include "review/classic_losses.h"
-#include "review/review_head.h"
 
 namespace rk {
 
-enum class Method { Vanilla, KD, FitNet, AT, ReviewKD, ReviewKDPlusKD };
-std::optional<Method> parseMethod(const std::string& name);
-
-struct DistillerOptions {
-  Method method = Method::Vanilla;
-  double featureWeight = 1.0;  // lambda of the feature loss (HCL, hint or AT)
-  double kdWeight = 1.0;       // weight of the KD term (kd and reviewkd+kd)
-  double temperature = 4.0;
-  // Teacher BatchNorm: false = running statistics (eval, the default); true = batch statistics (the
-  // reference CIFAR code leaves the teacher in train mode, which also updates its running statistics).
-  bool teacherBatchStats = false;
-  bool teacherPreact = true;   // reference: teacher features before the last activation
-  bool studentPreact = false;  // reference: student features after it
-  int64_t hintLevel = 1;       // FitNet: which stage pair gives the hint
-  std::vector<int64_t> hclLevels = {4, 2, 1};
-  bool augment = true;
-  AugmentOptions augmentOptions;
-  // SGD (momentum, Nesterov, weight decay on every trainable parameter, head and regressor included)
-  double lr = 0.1, momentum = 0.9, weightDecay = 5e-4;
-  bool nesterov = true;
-  uint64_t seed = 0;
-  // Fast paths: 4-d weights and inputs in channels-last memory format; forwards under bf16 autocast
-  // (fp32 master weights, losses computed in fp32).
-  bool channelsLast = false;
-  bool autocastBf16 = false;
+// One loss term of the run: which term, its outer weight, whether the warm-up factor ramps it, and
+// its own parameters (validated by the term).
+struct TermSpec {
+  std::string name;
+  double weight = 1.0;
+  bool warmup = false;
+  TermParams params;
 };
 
-// Read by takeStats(): sums since the last read [ce, feature, kd, total, correct, samples, steps,
-// skipped non-finite steps], then the current run of consecutive non-finite steps (not reset).
-constexpr int64_t kStatCount = 9;
+// The only C++ defaults of a run's options (the TypeScript run schema passes every value; a direct
+// native call may leave any out).
+struct DistillerOptions {
+  // Loss terms added to the student's cross-entropy; empty = vanilla training.
+  TORCH_ARG(std::vector<TermSpec>, terms) = {};
+  // Teacher BatchNorm: false = running statistics (eval, the default); true = batch statistics (the
+  // reference CIFAR code leaves the teacher in train mode, which also updates its running statistics).
+  TORCH_ARG(bool, teacherBatchStats) = false;
+  // Features before the last activation of each stage (reviewkd-spec.md section 4): the reference
+  // takes the teacher's before it and the student's after it.
+  TORCH_ARG(bool, teacherPreact) = true;
+  TORCH_ARG(bool, studentPreact) = false;
+  TORCH_ARG(bool, augment) = true;
+  TORCH_ARG(AugmentOptions, augmentOptions) = {};
+  // SGD: momentum, Nesterov, weight decay on every trainable parameter (the terms' modules included).
+  TORCH_ARG(double, momentum) = 0.9;
+  TORCH_ARG(double, weightDecay) = 5e-4;
+  TORCH_ARG(bool, nesterov) = true;
+  TORCH_ARG(uint64_t, seed) = 0;
+  // Fast paths: 4-d weights and inputs in channels-last memory format; forwards under bf16 autocast
+  // (fp32 master weights, losses computed in fp32).
+  TORCH_ARG(bool, channelsLast) = false;
+  TORCH_ARG(bool, autocastBf16) = false;
+};
+
+// What the terms are built from besides their parameters (probed by the caller).
+struct PairShapes {
+  std::vector<FeatureShape> student, teacher;
+  int64_t numClasses = 0;
+};
+
+// Statistics summed since the last takeStats(): per named loss (unweighted, "ce" first), the total
+// weighted loss, correct predictions, samples, steps applied and steps skipped as non-finite; and the
+// current run of consecutive non-finite steps (not reset).
+struct StepStats {
+  std::vector<std::string> lossNames;
+  std::vector<double> losses;
+  double loss = 0, correct = 0, samples = 0, steps = 0, badSteps = 0, consecutiveBad = 0;
+};
 
 struct EvalResult {
   double lossSum = 0, top1 = 0, top5 = 0, count = 0;
@@ -54,22 +70,24 @@ struct EvalResult {
 
 class Distiller {
  public:
-  Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel> teacher, std::shared_ptr<ReviewHeadImpl> head,
-            std::shared_ptr<HintRegressorImpl> regressor, torch::Tensor images, torch::Tensor labels, DistillerOptions options);
+  Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel> teacher, torch::Tensor images, torch::Tensor labels,
+            DistillerOptions options, const PairShapes& shapes);
 
-  // One training step on the samples `indices` (int64, on the dataset's device). featureScale
-  // multiplies the feature loss (the KD warm-up factor); lr is this step's learning rate.
-  void step(const torch::Tensor& indices, double featureScale, double lr);
-  // Accumulated statistics (see kStatCount), moved to the CPU; resets the accumulator.
-  std::vector<double> takeStats();
+  // One training step on the samples `indices` (int64, on the dataset's device). warmup multiplies the
+  // terms that are ramped (the feature losses, DKD); lr is this step's learning rate.
+  void step(const torch::Tensor& indices, double warmup, double lr);
+  // Accumulated statistics, moved to the CPU; resets the sums.
+  StepStats takeStats();
   // Student accuracy and loss on a uint8 dataset, in eval mode, without augmentation.
   EvalResult evaluate(const torch::Tensor& images, const torch::Tensor& labels, int64_t batchSize, int64_t numClasses);
 
-  // Everything needed to resume bit for bit: the augmentation generator state and the momentum buffers.
+  // Everything needed to resume bit for bit: the generator state and the momentum buffers.
   torch::Tensor generatorState() const;
   void setGeneratorState(const torch::Tensor& state);
   std::vector<torch::Tensor> momentumBuffers() const;
   void setMomentumBuffers(const std::vector<torch::Tensor>& buffers);
+  // The terms' trainable modules by term name (parameters trained, buffers checkpointed).
+  std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> termModules() const;
   // Test hook: the next step sees this value added to its loss (NaN or Inf injects a numerical fault).
   void injectLossOffset(double value) { injectedOffset_ = value; }
   const std::vector<torch::Tensor>& trainableParameters() const { return params_; }
@@ -77,13 +95,19 @@ class Distiller {
   torch::Device device() const { return images_.device(); }
 
  private:
-  std::shared_ptr<ZooModel> student_, teacher_;
-  std::shared_ptr<ReviewHeadImpl> head_;
-  std::shared_ptr<HintRegressorImpl> regressor_;
-  torch::Tensor images_, labels_;
-  DistillerOptions options_;
+  struct ActiveTerm {
+    TermSpec spec;
+    std::unique_ptr<LossTerm> term;
+  };
   // Runs the SGD update on the device, skipped there (no host sync) when `found` is non-zero.
   void update(const torch::Tensor& found, double lr);
+
+  std::shared_ptr<ZooModel> student_, teacher_;
+  torch::Tensor images_, labels_;
+  DistillerOptions options_;
+  std::vector<ActiveTerm> terms_;
+  TermNeeds needs_;
+  std::vector<std::string> lossNames_;  // "ce", then every term's losses
 
   std::vector<torch::Tensor> params_;
   // Momentum buffers start at zero: with dampening 0 the first update then equals PyTorch's

@@ -9,6 +9,7 @@
 #include "common/options.h"
 #include "common/promise_task.h"
 #include "engine/distiller.h"
+#include "engine/terms/term_js.h"
 #include "nn/module_wrap.h"
 #include "tensor/dtype.h"
 #include "tensor/tensor_wrap.h"
@@ -17,56 +18,54 @@ namespace rk {
 
 namespace {
 
+// Every field may be left out: the fallback is the DistillerOptions default, the one place defaults live.
 DistillerOptions readOptions(const Napi::Value& value) {
   OptionsReader o(value, "Distiller");
   DistillerOptions d;
-  const std::string method = o.string("method", "vanilla");
-  const auto m = parseMethod(method);
-  if (!m) throw JsRangeError(o.where("method") + " must be 'vanilla', 'kd', 'fitnet', 'at', 'reviewkd' or 'reviewkd+kd'; got '" + method + "'");
-  d.method = *m;
-  d.featureWeight = o.number("featureWeight", 1.0, 0, 1e6);
-  d.kdWeight = o.number("kdWeight", 1.0, 0, 1e6);
-  d.temperature = o.number("temperature", 4.0, 1e-3, 1e3);
-  const std::string teacherBN = o.string("teacherBN", "eval");
-  if (teacherBN != "eval" && teacherBN != "batch") throw JsRangeError(o.where("teacherBN") + " must be 'eval' or 'batch'; got '" + teacherBN + "'");
-  d.teacherBatchStats = teacherBN == "batch";
-  d.teacherPreact = o.boolean("teacherPreact", true);
-  d.studentPreact = o.boolean("studentPreact", false);
-  d.hintLevel = o.integer("hintLevel", 1, 0, 15);
-  if (o.has("hclLevels")) {
-    d.hclLevels.clear();
-    for (double l : o.numbers("hclLevels", std::nullopt)) {
-      if (l < 1 || std::floor(l) != l) throw JsRangeError(o.where("hclLevels") + " must hold positive integers");
-      d.hclLevels.push_back(static_cast<int64_t>(l));
-    }
+  d.terms(readTermSpecs(o.get("terms"), o.where("terms")));
+  if (o.has("teacherBN")) {
+    const std::string teacherBN = o.string("teacherBN", std::nullopt);
+    if (teacherBN != "eval" && teacherBN != "batch") throw JsRangeError(o.where("teacherBN") + " must be 'eval' or 'batch'; got '" + teacherBN + "'");
+    d.teacherBatchStats(teacherBN == "batch");
   }
-  d.augment = o.boolean("augment", true);
-  d.augmentOptions.padding = o.integer("padding", 4, 0, 64);
-  d.augmentOptions.flip = o.boolean("flip", true);
-  d.augmentOptions.randomResizedCrop = o.boolean("randomResizedCrop", false);
-  d.augmentOptions.scaleMin = o.number("scaleMin", 0.08, 1e-3, 1);
-  d.augmentOptions.scaleMax = o.number("scaleMax", 1.0, 1e-3, 1);
-  d.augmentOptions.ratioMin = o.number("ratioMin", 3.0 / 4.0, 1e-2, 1e2);
-  d.augmentOptions.ratioMax = o.number("ratioMax", 4.0 / 3.0, 1e-2, 1e2);
-  if (d.augmentOptions.scaleMin > d.augmentOptions.scaleMax || d.augmentOptions.ratioMin > d.augmentOptions.ratioMax) {
+  d.teacherPreact(o.boolean("teacherPreact", d.teacherPreact()));
+  d.studentPreact(o.boolean("studentPreact", d.studentPreact()));
+  d.augment(o.boolean("augment", d.augment()));
+  AugmentOptions& aug = d.augmentOptions();
+  aug.padding = o.integer("padding", aug.padding, 0, 64);
+  aug.flip = o.boolean("flip", aug.flip);
+  aug.randomResizedCrop = o.boolean("randomResizedCrop", aug.randomResizedCrop);
+  aug.scaleMin = o.number("scaleMin", aug.scaleMin, 1e-3, 1);
+  aug.scaleMax = o.number("scaleMax", aug.scaleMax, 1e-3, 1);
+  aug.ratioMin = o.number("ratioMin", aug.ratioMin, 1e-2, 1e2);
+  aug.ratioMax = o.number("ratioMax", aug.ratioMax, 1e-2, 1e2);
+  if (aug.scaleMin > aug.scaleMax || aug.ratioMin > aug.ratioMax) {
     throw JsRangeError("Distiller: options scaleMin/ratioMin must not exceed scaleMax/ratioMax");
   }
-  d.augmentOptions.mean = o.numbers("mean", std::nullopt);
-  d.augmentOptions.std = o.numbers("std", std::nullopt);
-  for (double s : d.augmentOptions.std) {
+  aug.mean = o.numbers("mean", std::nullopt);
+  aug.std = o.numbers("std", std::nullopt);
+  for (double s : aug.std) {
     if (s <= 0) throw JsRangeError(o.where("std") + " must hold positive numbers");
   }
-  d.lr = o.number("lr", 0.1, 0, 1e3);
-  d.momentum = o.number("momentum", 0.9, 0, 1);
-  d.weightDecay = o.number("weightDecay", 5e-4, 0, 1);
-  d.nesterov = o.boolean("nesterov", true);
-  if (d.nesterov && d.momentum <= 0) throw JsRangeError(o.where("nesterov") + " needs momentum > 0");
-  d.seed = static_cast<uint64_t>(o.integer("seed", 0, 0, int64_t{1} << 53));
-  d.channelsLast = o.boolean("channelsLast", false);
-  const std::string autocast = o.string("autocast", "off");
+  d.momentum(o.number("momentum", d.momentum(), 0, 1));
+  d.weightDecay(o.number("weightDecay", d.weightDecay(), 0, 1));
+  d.nesterov(o.boolean("nesterov", d.nesterov()));
+  if (d.nesterov() && d.momentum() <= 0) throw JsRangeError(o.where("nesterov") + " needs momentum > 0");
+  d.seed(static_cast<uint64_t>(o.integer("seed", static_cast<int64_t>(d.seed()), 0, int64_t{1} << 53)));
+  d.channelsLast(o.boolean("channelsLast", d.channelsLast()));
+  const std::string autocast = o.string("autocast", d.autocastBf16() ? "bf16" : "off");
   if (autocast != "off" && autocast != "bf16") throw JsRangeError(o.where("autocast") + " must be 'bf16' or 'off'; got '" + autocast + "'");
-  d.autocastBf16 = autocast == "bf16";
+  d.autocastBf16(autocast == "bf16");
   return d;
+}
+
+PairShapes readShapes(const Napi::Value& value) {
+  OptionsReader o(value, "Distiller");
+  PairShapes shapes;
+  shapes.student = readFeatureShapes(o.get("studentShapes"), o.where("studentShapes"));
+  if (o.has("teacherShapes")) shapes.teacher = readFeatureShapes(o.get("teacherShapes"), o.where("teacherShapes"));
+  shapes.numClasses = o.integer("numClasses", std::nullopt, 1, 1 << 24);
+  return shapes;
 }
 
 class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
@@ -74,6 +73,7 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeDistiller",
                        {InstanceMethod<&DistillerWrap::Step>("step"), InstanceMethod<&DistillerWrap::TakeStats>("takeStats"),
+                        InstanceMethod<&DistillerWrap::TermModules>("termModules"),
                         InstanceMethod<&DistillerWrap::Evaluate>("evaluate"),
                         InstanceMethod<&DistillerWrap::GeneratorState>("generatorState"),
                         InstanceMethod<&DistillerWrap::SetGeneratorState>("setGeneratorState"),
@@ -83,7 +83,7 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
                         InstanceAccessor<&DistillerWrap::GetBusy>("busy")});
   }
 
-  // new NativeDistiller(student, teacher|null, head|null, regressor|null, images, labels, options)
+  // new NativeDistiller(student, teacher|null, images, labels, options, {studentShapes, teacherShapes, numClasses})
   explicit DistillerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DistillerWrap>(info) {
     info.This().As<Napi::Object>().TypeTag(&kDistillerTag);
     guard(info.Env(), [&] {
@@ -91,13 +91,10 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
       auto student = ModuleWrap::As<ZooModel>(a[0], a.where("student"), "model");
       std::shared_ptr<ZooModel> teacher;
       if (a.has(1)) teacher = ModuleWrap::As<ZooModel>(a[1], a.where("teacher"), "model");
-      std::shared_ptr<ReviewHeadImpl> head;
-      if (a.has(2)) head = ModuleWrap::As<ReviewHeadImpl>(a[2], a.where("head"), "ReviewHead");
-      std::shared_ptr<HintRegressorImpl> regressor;
-      if (a.has(3)) regressor = ModuleWrap::As<HintRegressorImpl>(a[3], a.where("regressor"), "HintRegressor");
-      const torch::Tensor images = a.tensor(4, "images");
-      const torch::Tensor labels = a.tensor(5, "labels");
-      DistillerOptions options = readOptions(a[6]);
+      const torch::Tensor images = a.tensor(2, "images");
+      const torch::Tensor labels = a.tensor(3, "labels");
+      DistillerOptions options = readOptions(a[4]);
+      const PairShapes shapes = readShapes(a[5]);
 
       if (images.dim() != 4 || images.scalar_type() != torch::kUInt8) {
         throw JsRangeError(a.where("images") + " must be a uint8 N x C x H x W tensor; got " + dtypeName(images.scalar_type()) + " " + c10::str(images.sizes()));
@@ -108,21 +105,18 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
       }
       if (labels.device() != images.device()) throw JsRangeError(a.where("labels") + " must be on the images' device");
       const auto c = static_cast<size_t>(images.size(1));
-      if (options.augmentOptions.mean.size() != c || options.augmentOptions.std.size() != c) {
+      if (options.augmentOptions().mean.size() != c || options.augmentOptions().std.size() != c) {
         throw JsRangeError("Distiller: option 'mean'/'std' must have one entry per image channel (" + std::to_string(c) + ")");
       }
-      const Method m = options.method;
-      if (m != Method::Vanilla && !teacher) throw JsRangeError(a.where("teacher") + " is required for method other than 'vanilla'");
-      if ((m == Method::ReviewKD || m == Method::ReviewKDPlusKD) && !head) throw JsRangeError(a.where("head") + " is required for ReviewKD");
-      if (m == Method::FitNet && !regressor) throw JsRangeError(a.where("regressor") + " is required for FitNet");
-      distiller_ = std::make_unique<Distiller>(student, teacher, head, regressor, images, labels, options);
+      if (!options.terms().empty() && !teacher) throw JsRangeError(a.where("teacher") + " is required when there are loss terms (every method but 'vanilla')");
+      distiller_ = std::make_unique<Distiller>(student, teacher, images, labels, options, shapes);
       count_ = images.size(0);
       return 0;
     });
   }
 
  private:
-  // step(indices, featureScale, lr) -> Promise<void>. Indices are a CPU int64 vector checked here, then
+  // step(indices, warmup, lr) -> Promise<void>. Indices are a CPU int64 vector checked here, then
   // moved to the data's device, so the worker never syncs with the host.
   Napi::Value Step(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
@@ -134,7 +128,7 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
       }
       const int64_t lo = indices.min().item<int64_t>(), hi = indices.max().item<int64_t>();
       if (lo < 0 || hi >= count_) throw JsRangeError(a.where("indices") + " holds " + std::to_string(lo < 0 ? lo : hi) + ", outside [0, " + std::to_string(count_) + ")");
-      const double scale = a.number(1, "featureScale");
+      const double scale = a.number(1, "warmup");
       const double lr = a.number(2, "lr");
       if (lr < 0) throw JsRangeError(a.where("lr") + " must be >= 0");
       if (busy_.exchange(true)) throw Napi::Error::New(info.Env(), "Distiller.step: a call is already running on this trainer; await it first");
@@ -148,12 +142,37 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
     });
   }
 
+  // takeStats() -> {losses: {ce, <term losses>...}, loss, correct, samples, steps, badSteps, consecutiveBad}
   Napi::Value TakeStats(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       if (busy_) throw Napi::Error::New(info.Env(), "Distiller.takeStats: a step is running; await it first");
-      const auto stats = distiller_->takeStats();
-      Napi::Array out = Napi::Array::New(info.Env(), stats.size());
-      for (size_t i = 0; i < stats.size(); ++i) out.Set(static_cast<uint32_t>(i), stats[i]);
+      const StepStats s = distiller_->takeStats();
+      Napi::Env env = info.Env();
+      Napi::Object losses = Napi::Object::New(env);
+      for (size_t i = 0; i < s.lossNames.size(); ++i) losses.Set(s.lossNames[i], s.losses[i]);
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("losses", losses);
+      out.Set("loss", s.loss);
+      out.Set("correct", s.correct);
+      out.Set("samples", s.samples);
+      out.Set("steps", s.steps);
+      out.Set("badSteps", s.badSteps);
+      out.Set("consecutiveBad", s.consecutiveBad);
+      return out;
+    });
+  }
+
+  // termModules() -> [{term, module}]: the trainable modules of the loss terms (review head, regressors...).
+  Napi::Value TermModules(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const auto modules = distiller_->termModules();
+      Napi::Array out = Napi::Array::New(info.Env(), modules.size());
+      for (size_t i = 0; i < modules.size(); ++i) {
+        Napi::Object o = Napi::Object::New(info.Env());
+        o.Set("term", modules[i].first);
+        o.Set("module", ModuleWrap::Wrap(info.Env(), modules[i].second, modules[i].first == "reviewkd" ? "ReviewHead" : modules[i].first));
+        out.Set(static_cast<uint32_t>(i), o);
+      }
       return out;
     });
   }
@@ -261,14 +280,14 @@ Napi::Value augmentImages(const Args& a) {
     throw JsRangeError(a.where("images") + " must be a uint8 N x C x H x W tensor; got " + dtypeName(images.scalar_type()) + " " + c10::str(images.sizes()));
   }
   OptionsReader o(a[1], "augmentImages");
-  AugmentOptions opts;
-  opts.padding = o.integer("padding", 4, 0, 64);
-  opts.flip = o.boolean("flip", true);
-  opts.randomResizedCrop = o.boolean("randomResizedCrop", false);
-  opts.scaleMin = o.number("scaleMin", 0.08, 1e-3, 1);
-  opts.scaleMax = o.number("scaleMax", 1.0, 1e-3, 1);
-  opts.ratioMin = o.number("ratioMin", 3.0 / 4.0, 1e-2, 1e2);
-  opts.ratioMax = o.number("ratioMax", 4.0 / 3.0, 1e-2, 1e2);
+  AugmentOptions opts;  // its defaults are the fallbacks
+  opts.padding = o.integer("padding", opts.padding, 0, 64);
+  opts.flip = o.boolean("flip", opts.flip);
+  opts.randomResizedCrop = o.boolean("randomResizedCrop", opts.randomResizedCrop);
+  opts.scaleMin = o.number("scaleMin", opts.scaleMin, 1e-3, 1);
+  opts.scaleMax = o.number("scaleMax", opts.scaleMax, 1e-3, 1);
+  opts.ratioMin = o.number("ratioMin", opts.ratioMin, 1e-2, 1e2);
+  opts.ratioMax = o.number("ratioMax", opts.ratioMax, 1e-2, 1e2);
   opts.mean = o.numbers("mean", std::vector<double>(images.size(1), 0.0));
   opts.std = o.numbers("std", std::vector<double>(images.size(1), 1.0));
   if (opts.mean.size() != static_cast<size_t>(images.size(1)) || opts.std.size() != static_cast<size_t>(images.size(1))) {

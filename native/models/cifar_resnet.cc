@@ -28,6 +28,8 @@ class CifarResNet : public ZooNet {
     return runResidualStages<BasicResidualBlock>(stages, torch::relu(bn1(conv1(x))), preact, fc);
   }
 
+  std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override { return lastBlockBatchNorms<BasicResidualBlock>(stages); }
+
  private:
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

@@ -28,6 +28,8 @@ class CifarResNet50 : public ZooNet {
     return runResidualStages<BottleneckResidualBlock>(stages, torch::relu(bn1(conv1(x))), preact, linear);
   }
 
+  std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override { return lastBlockBatchNorms<BottleneckResidualBlock>(stages); }
+
  private:
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

@@ -30,6 +30,8 @@ class ImageNetResNet : public ZooNet {
     return runResidualStages<Block>(stages, torch::max_pool2d(torch::relu(bn1(conv1(x))), 3, 2, 1), preact, fc);
   }
 
+  std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override { return lastBlockBatchNorms<Block>(stages); }
+
  private:
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

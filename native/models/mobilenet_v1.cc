@@ -62,6 +62,13 @@ class MobileNetV1 : public ZooNet {
     return result;
   }
 
+  // The pointwise BatchNorm of units 3, 5, 11 and 13: its output is the pre-activation feature.
+  std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override {
+    std::vector<torch::nn::BatchNorm2d> out;
+    for (size_t i : {3, 5, 11, 13}) out.push_back(model[i]->as<DepthwiseSeparableUnit>()->bnPointwise);
+    return out;
+  }
+
  private:
   torch::nn::ModuleList model;
   torch::nn::Linear fc{nullptr};

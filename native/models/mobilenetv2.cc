@@ -67,6 +67,18 @@ class MobileNetV2 : public ZooNet {
     return result;
   }
 
+  // The last inverted residual's final BatchNorm (conv.7) in each feature group; where that block adds
+  // its input, the feature is the BatchNorm's output plus the input (as for the ResNets).
+  std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override {
+    std::vector<torch::nn::BatchNorm2d> out;
+    for (size_t g : {1, 2, 4, 6}) {
+      const auto& group = *blocks[g]->as<torch::nn::ModuleList>();
+      const auto& conv = group.ptr(group.size() - 1)->as<InvertedResidual>()->conv;
+      out.emplace_back(std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(conv->ptr(conv->size() - 1)));
+    }
+    return out;
+  }
+
  private:
   torch::nn::Sequential conv1{nullptr};
   torch::nn::ModuleList blocks;

@@ -3,7 +3,9 @@
 // Names follow the references: conv1/bn1/conv2/bn2[/conv3/bn3] and a projection shortcut called
 // "downsample" (CIFAR ResNet, torchvision) or "shortcut" (CIFAR ResNet50 of resnetv2.py).
 #pragma once
+#include <array>
 #include <string>
+#include <vector>
 
 #include "models/layers.h"
 #include "models/zoo_net.h"
@@ -29,6 +31,8 @@ class BasicResidualBlock : public torch::nn::Module {
     auto sum = bn2(conv2(torch::relu(bn1(conv1(x))))) + (shortcut ? shortcut->forward(x) : x);
     return {torch::relu(sum), sum};
   }
+  // The residual branch's last BatchNorm: the pre-activation sum is its output plus the shortcut.
+  torch::nn::BatchNorm2d lastBatchNorm() const { return bn2; }
 
   torch::nn::Conv2d conv1;
   torch::nn::BatchNorm2d bn1;
@@ -60,6 +64,7 @@ class BottleneckResidualBlock : public torch::nn::Module {
     auto sum = bn3(conv3(out)) + (shortcut ? shortcut->forward(x) : x);
     return {torch::relu(sum), sum};
   }
+  torch::nn::BatchNorm2d lastBatchNorm() const { return bn3; }
 
   torch::nn::Conv2d conv1;
   torch::nn::BatchNorm2d bn1;
@@ -79,6 +84,16 @@ torch::nn::ModuleList residualStage(int64_t& in, int64_t planes, int64_t count, 
     in = planes * Block::kExpansion;
   }
   return stage;
+}
+
+// Per stage, the last block's lastBatchNorm() (ZooModel::featureBatchNorms of the ResNet families).
+// The stage's pre-activation feature is that BatchNorm's output plus the shortcut; OFD takes the
+// BatchNorm's affine parameters as the statistics of the sum anyway, as its reference code does.
+template <typename Block, size_t N>
+std::vector<torch::nn::BatchNorm2d> lastBlockBatchNorms(const std::array<torch::nn::ModuleList, N>& stages) {
+  std::vector<torch::nn::BatchNorm2d> out;
+  for (const auto& stage : stages) out.push_back(stage->ptr(stage->size() - 1)->template as<Block>()->lastBatchNorm());
+  return out;
 }
 
 }  // namespace rk

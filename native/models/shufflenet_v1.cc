@@ -70,6 +70,14 @@ class ShuffleNetV1 : public ZooNet {
     return result;
   }
 
+  // Each stage's last unit's bn3: that unit has stride 1, so its pre-activation is bn3's output plus
+  // the input (as for the ResNets).
+  std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override {
+    std::vector<torch::nn::BatchNorm2d> out;
+    for (auto& stage : stages) out.push_back(stage->ptr(stage->size() - 1)->as<ShuffleV1Unit>()->bn3);
+    return out;
+  }
+
  private:
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

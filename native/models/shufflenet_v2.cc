@@ -101,6 +101,9 @@ class ShuffleNetV2 : public ZooNet {
     return result;
   }
 
+  // featureBatchNorms() stays empty: the pre-activation feature is concat(kept half, bn3 output), and
+  // the kept half is the previous unit's activated output, not a BatchNorm's.
+
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};

@@ -52,6 +52,13 @@ class Vgg : public ZooNet {
     return result;
   }
 
+  // Each stage block's last BatchNorm: its output is the pre-activation feature.
+  std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override {
+    std::vector<torch::nn::BatchNorm2d> out;
+    for (size_t b = 1; b < 5; ++b) out.emplace_back(std::dynamic_pointer_cast<torch::nn::BatchNorm2dImpl>(blocks[b]->ptr(blocks[b]->size() - 1)));
+    return out;
+  }
+
  private:
   std::array<torch::nn::Sequential, 5> blocks{torch::nn::Sequential(nullptr), torch::nn::Sequential(nullptr), torch::nn::Sequential(nullptr),
                                               torch::nn::Sequential(nullptr), torch::nn::Sequential(nullptr)};

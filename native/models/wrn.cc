@@ -90,6 +90,9 @@ class WideResNet : public ZooNet {
     return result;
   }
 
+  // Exactly the BatchNorms that produce the pre-activation features above.
+  std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override { return {groups[1]->first().bn1, groups[2]->first().bn1, bn1}; }
+
  private:
   torch::nn::Conv2d conv1{nullptr};
   std::array<std::shared_ptr<NetworkBlock>, 3> groups;

@@ -25,6 +25,10 @@ class ZooModel : public torch::nn::Module {
   virtual ModelOutput forwardWithFeatures(torch::Tensor x, bool preact) = 0;
   // The registry name, e.g. "resnet20", "wrn-40-2", or "torchscript".
   virtual std::string name() const = 0;
+  // One BatchNorm per stage feature (shallow to deep, the pooled feature excluded): the one whose output
+  // is that stage's pre-activation feature, or its last summand where the feature is a residual sum.
+  // OFD reads their affine parameters for its margins. Empty: not known for this family.
+  virtual std::vector<torch::nn::BatchNorm2d> featureBatchNorms() { return {}; }
 };
 
 }  // namespace rk

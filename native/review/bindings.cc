@@ -119,7 +119,7 @@ Napi::Value reviewHeadForwardAsync(const Args& a) {
   return runAsync(a.env(), [head, feats] { return head->forward(feats); });
 }
 
-// reviewHeadInfo(head) -> {targets, midChannels}
+// reviewHeadInfo(head) -> {targets, midChannels, variant}
 Napi::Value reviewHeadInfo(const Args& a) {
   auto head = ModuleWrap::As<ReviewHeadImpl>(a[0], a.where("head"), "ReviewHead");
   Napi::Object o = Napi::Object::New(a.env());
@@ -127,6 +127,8 @@ Napi::Value reviewHeadInfo(const Args& a) {
   for (size_t i = 0; i < head->targets().size(); ++i) targets.Set(static_cast<uint32_t>(i), static_cast<double>(head->targets()[i]));
   o.Set("targets", targets);
   o.Set("midChannels", static_cast<double>(head->midChannels()));
+  const char* variants[] = {"residual", "no-attention", "no-residual", "naive"};
+  o.Set("variant", variants[static_cast<int>(head->options().variant)]);
   return o;
 }
 

@@ -375,20 +375,20 @@ function targets(ctx) {
     () => [{ student: rk.models.create('resnet8', { numClasses: 10, inChannels: 1 }), method: 'vanilla', train: ctx.ds, test: ctx.testDs, augment: { padding: 2 }, seed: 1 }],
     async (c, a) => (await rk.train.Trainer.create(...a)).dispose(),
     {
-      options: [0, ['student', 'teacher', 'method', 'train', 'test', 'device', 'lambda', 'kdWeight', 'temperature', 'teacherBN', 'teacherPreact', 'studentPreact', 'hintLevel', 'hclLevels', 'head', 'augment', 'momentum', 'weightDecay', 'nesterov', 'seed']],
+      options: [0, ['student', 'teacher', 'method', 'train', 'test', 'device', 'methodOptions', 'teacherBN', 'teacherPreact', 'studentPreact', 'augment', 'channelsLast', 'autocast', 'momentum', 'weightDecay', 'nesterov', 'seed']],
       datasetOption: [0, 'train'],
     },
   );
   add(
     'Trainer.create(reviewkd)',
-    () => [{ student: rk.models.create('resnet8', { numClasses: 10, inChannels: 1 }), teacher: ctx.teacher, method: 'reviewkd', train: ctx.ds, hclLevels: [2, 1], head: { midChannels: 8 } }],
+    () => [{ student: rk.models.create('resnet8', { numClasses: 10, inChannels: 1 }), teacher: ctx.teacher, method: 'reviewkd', train: ctx.ds, methodOptions: { reviewkdHclLevels: [2, 1], reviewkdMidChannels: 8 } }],
     async (c, a) => (await rk.train.Trainer.create(...a)).dispose(),
-    { options: [0, ['teacher', 'lambda', 'hclLevels', 'head', 'teacherBN']] },
+    { options: [0, ['teacher', 'methodOptions', 'teacherBN', 'method']] },
   );
   add('Trainer.create(cuda)', () => [{ student: rk.models.create('resnet8', { numClasses: 10, inChannels: 1 }), train: ctx.ds, device: 'cuda' }], (c, a) => rk.train.Trainer.create(...a), { noFuzz: true });
   add('Trainer.create(3ch data, 1ch model)', () => [{ student: ctx.student, train: { ...ctx.ds, channels: 3 } }], (c, a) => rk.train.Trainer.create(...a), { noFuzz: true });
   add('Trainer.create(disposed student)', () => [{ student: ctx.disposedModel, train: ctx.ds }], (c, a) => rk.train.Trainer.create(...a), { noFuzz: true });
-  const fitKeys = ['epochs', 'batchSize', 'lr', 'schedule', 'warmupEpochs', 'kdWarmupEpochs', 'dropLast', 'statsEvery', 'evaluateEvery', 'runDir', 'keepLast', 'resume', 'onStep', 'onEpochEnd', 'signal', 'progress'];
+  const fitKeys = ['epochs', 'batchSize', 'lr', 'schedule', 'warmupEpochs', 'lossWarmupEpochs', 'dropLast', 'statsEvery', 'evaluateEvery', 'runDir', 'keepLast', 'resume', 'onStep', 'onEpochEnd', 'signal', 'progress'];
   add(
     'Trainer.fit',
     () => {
@@ -625,7 +625,7 @@ function buildCases(ctx) {
 function nativeCases(ctx) {
   const n = native();
   const cases = [];
-  const skip = new Set(['NativeTensor', 'NativeModule', 'NativeSGD', 'NativeDistiller', 'setNumThreads', 'torchScriptSaveFixture']);
+  const skip = new Set(['NativeTensor', 'NativeModule', 'NativeSGD', 'NativeDistiller', 'NativeTerm', 'setNumThreads', 'torchScriptSaveFixture']);
   const bad = badValues(ctx).filter(([label]) => !['longArray'].includes(label));
   const base = (c) => [c.t23, c.t23, 1, 1, 1];
   for (const name of Object.keys(n).sort()) {
@@ -645,7 +645,7 @@ function nativeCases(ctx) {
     }
   }
   // Methods of the native classes called on a receiver of another native class.
-  for (const cls of ['NativeTensor', 'NativeModule', 'NativeSGD', 'NativeDistiller']) {
+  for (const cls of ['NativeTensor', 'NativeModule', 'NativeSGD', 'NativeDistiller', 'NativeTerm']) {
     const proto = n[cls].prototype;
     for (const key of Object.getOwnPropertyNames(proto)) {
       if (key === 'constructor') continue;

@@ -14,11 +14,11 @@ async function main() {
   teacher.load(teacherFile);
   const student = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
   const trainer = await rk.train.Trainer.create({
-    student, teacher, method: 'reviewkd', train: squaresDataset(48, 11), test: squaresDataset(16, 12), seed: 5, hclLevels: [2, 1],
+    student, teacher, method: 'reviewkd', train: squaresDataset(48, 11), test: squaresDataset(16, 12), seed: 5, methodOptions: { reviewkdHclLevels: [2, 1] },
   });
   let step = 0;
   const r = await trainer.fit({
-    epochs: 10, batchSize: 8, lr: 0.05, kdWarmupEpochs: 2, runDir, resume: true, keepLast: 1, checkpointEvery: 2, statsEvery: 3, progress: 'none',
+    epochs: 10, batchSize: 8, lr: 0.05, lossWarmupEpochs: 2, runDir, resume: true, keepLast: 1, checkpointEvery: 2, statsEvery: 3, progress: 'none',
     onStep: () => process.stdout.write(`step ${++step}\n`),
   });
   student.save(outFile);

@@ -36,7 +36,7 @@ function runWorker(mode, stop) {
   const student = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
   const teacher = rk.models.create('resnet8', { numClasses: 10, inChannels: 1 });
   const trainer = await rk.train.Trainer.create({ student, teacher, method: 'reviewkd', train: squaresDataset(32, 1), augment: false, seed: 1 });
-  const { history } = await trainer.fit({ epochs: 1, batchSize: 16, lr: 0.05, kdWarmupEpochs: 0, progress: 'none' });
+  const { history } = await trainer.fit({ epochs: 1, batchSize: 16, lr: 0.05, lossWarmupEpochs: 0, progress: 'none' });
   trainer.dispose();
   console.log(JSON.stringify({ ok: true, exits, sum: before.add(1).sum().item(), loss: history[0].loss }));
 })().catch((err) => {

@@ -35,7 +35,7 @@ async function makeTrainer(seed, count) {
   return { trainer, student, teacher };
 }
 
-const forever = { epochs: 100000, batchSize: 32, lr: 0.05, kdWarmupEpochs: 0, progress: 'none' };
+const forever = { epochs: 100000, batchSize: 32, lr: 0.05, lossWarmupEpochs: 0, progress: 'none' };
 
 async function main() {
   const { mode, seed } = workerData;
@@ -47,12 +47,12 @@ async function main() {
     parentPort.postMessage({ type: 'ready' });
     await new Promise((resolve) => parentPort.once('message', resolve));
     const start = Date.now();
-    const { history } = await trainer.fit({ epochs: 2, batchSize: 16, lr: 0.05, kdWarmupEpochs: 0, progress: 'none' });
+    const { history } = await trainer.fit({ epochs: 2, batchSize: 16, lr: 0.05, lossWarmupEpochs: 0, progress: 'none' });
     const end = Date.now();
     trainer.dispose();
     student.dispose();
     teacher.dispose();
-    parentPort.postMessage({ type: 'done', tensors, start, end, losses: history.map((h) => ({ loss: h.loss, ce: h.ce, feature: h.feature })) });
+    parentPort.postMessage({ type: 'done', tensors, start, end, losses: history.map((h) => ({ loss: h.loss, losses: h.losses })) });
   } else if (mode === 'step') {
     const { trainer } = await makeTrainer(seed, 128);
     let first = true;
