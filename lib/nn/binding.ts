@@ -10,7 +10,6 @@ export interface ReviewBinding {
   reviewHeadInfo(head: NativeModule): { targets: number[]; midChannels: number; variant: string };
   hcl(studentMaps: NativeTensor[], teacherMaps: NativeTensor[], levels: number[] | null): NativeTensor;
   crossEntropy(logits: NativeTensor, targets: NativeTensor, labelSmoothing: number): NativeTensor;
-  kdLoss(studentLogits: NativeTensor, teacherLogits: NativeTensor, temperature: number): NativeTensor;
   atLoss(studentFeature: NativeTensor, teacherFeature: NativeTensor): NativeTensor;
   hintRegressorCreate(inChannels: number, outChannels: number): NativeModule;
   fitnetLoss(regressor: NativeModule, studentFeature: NativeTensor, teacherFeature: NativeTensor): NativeTensor;

@@ -132,14 +132,7 @@ export class NumericalFaultError extends Error {
 }
 
 /** Statistics summed over the steps of an epoch so far (kept in checkpoints for a mid-epoch resume). */
-interface StepSums {
-  losses: Record<string, number>;
-  loss: number;
-  correct: number;
-  samples: number;
-  steps: number;
-  badSteps: number;
-}
+type StepSums = Omit<NativeStepStats, 'consecutiveBad'>;
 
 function addStats(sums: StepSums, s: NativeStepStats): StepSums {
   const losses: Record<string, number> = { ...sums.losses };
@@ -205,7 +198,7 @@ export class Trainer {
   private constructor(
     readonly options: Readonly<TrainerOptions>,
     readonly device: Device,
-    parts: { resolved: ResolvedMethod; student: LevelShape[]; teacher: LevelShape[]; train: { images: Tensor; labels: Tensor }; test?: { images: Tensor; labels: Tensor } },
+    parts: { resolved: ResolvedMethod; preact: { student: boolean; teacher: boolean }; student: LevelShape[]; teacher: LevelShape[]; train: { images: Tensor; labels: Tensor }; test?: { images: Tensor; labels: Tensor } },
   ) {
     const { resolved } = parts;
     this.method = resolved.name;
@@ -223,8 +216,8 @@ export class Trainer {
       {
         terms: resolved.terms,
         teacherBN: options.teacherBN ?? 'eval',
-        teacherPreact: options.teacherPreact ?? resolved.teacherPreact ?? true,
-        studentPreact: options.studentPreact ?? resolved.studentPreact ?? false,
+        teacherPreact: parts.preact.teacher,
+        studentPreact: parts.preact.student,
         augment: augment !== null,
         padding: augment?.padding ?? 0,
         flip: augment?.flip ?? false,
@@ -267,7 +260,8 @@ export class Trainer {
       throw err;
     }
     const method = resolved.name;
-    if (resolved.needsTeacher && (!options.teacher || typeof options.teacher.forwardWithFeatures !== 'function')) {
+    const needsTeacher = resolved.terms.length > 0;
+    if (needsTeacher && (!options.teacher || typeof options.teacher.forwardWithFeatures !== 'function')) {
       throw new TypeError(`Trainer.create: method '${method}' needs option 'teacher' (a model from rk.models)`);
     }
     const train = checkDataset(options.train, 'Trainer.create (train)');
@@ -280,7 +274,7 @@ export class Trainer {
       fail('the test set lists different class names than the training set');
     }
     const device = options.device ?? 'cpu';
-    const teacher = resolved.needsTeacher ? options.teacher : undefined;
+    const teacher = needsTeacher ? options.teacher : undefined;
     const models: [string, Model | undefined][] = [['student', options.student], ['teacher', teacher]];
     for (const [role, model] of models) {
       if (!model) continue;
@@ -290,13 +284,12 @@ export class Trainer {
       model.to({ device });
     }
 
-    const studentPreact = options.studentPreact ?? resolved.studentPreact ?? false;
-    const teacherPreact = options.teacherPreact ?? resolved.teacherPreact ?? true;
-    const s = await probe(options.student, train, device, studentPreact);
+    const preact = { student: options.studentPreact ?? resolved.studentPreact ?? false, teacher: options.teacherPreact ?? resolved.teacherPreact ?? true };
+    const s = await probe(options.student, train, device, preact.student);
     if (s.classes !== train.numClasses) fail(`the student (${options.student.name}) has ${s.classes} outputs but the data has ${train.numClasses} classes`);
     let t: { classes: number; shapes: LevelShape[] } = { classes: train.numClasses, shapes: [] };
     if (teacher) {
-      t = await probe(teacher, train, device, teacherPreact);
+      t = await probe(teacher, train, device, preact.teacher);
       if (t.classes !== train.numClasses) fail(`the teacher (${teacher.name}) has ${t.classes} outputs but the data has ${train.numClasses} classes`);
     }
     try {
@@ -317,7 +310,7 @@ export class Trainer {
       }
     }
     try {
-      return new Trainer(options, device, { resolved, student: s.shapes, teacher: t.shapes, train: trainTensors, test: testTensors });
+      return new Trainer(options, device, { resolved, preact, student: s.shapes, teacher: t.shapes, train: trainTensors, test: testTensors });
     } catch (err) {
       for (const x of [trainTensors, testTensors]) {
         x?.images.dispose();

@@ -18,6 +18,18 @@ namespace rk {
 
 namespace {
 
+// The crop and flip fields shared by the fused step and augmentImages(); AugmentOptions' defaults are
+// the fallbacks.
+void readCropAndFlip(const OptionsReader& o, AugmentOptions& aug) {
+  aug.padding = o.integer("padding", aug.padding, 0, 64);
+  aug.flip = o.boolean("flip", aug.flip);
+  aug.randomResizedCrop = o.boolean("randomResizedCrop", aug.randomResizedCrop);
+  aug.scaleMin = o.number("scaleMin", aug.scaleMin, 1e-3, 1);
+  aug.scaleMax = o.number("scaleMax", aug.scaleMax, 1e-3, 1);
+  aug.ratioMin = o.number("ratioMin", aug.ratioMin, 1e-2, 1e2);
+  aug.ratioMax = o.number("ratioMax", aug.ratioMax, 1e-2, 1e2);
+}
+
 // Every field may be left out: the fallback is the DistillerOptions default, the one place defaults live.
 DistillerOptions readOptions(const Napi::Value& value) {
   OptionsReader o(value, "Distiller");
@@ -32,13 +44,7 @@ DistillerOptions readOptions(const Napi::Value& value) {
   d.studentPreact(o.boolean("studentPreact", d.studentPreact()));
   d.augment(o.boolean("augment", d.augment()));
   AugmentOptions& aug = d.augmentOptions();
-  aug.padding = o.integer("padding", aug.padding, 0, 64);
-  aug.flip = o.boolean("flip", aug.flip);
-  aug.randomResizedCrop = o.boolean("randomResizedCrop", aug.randomResizedCrop);
-  aug.scaleMin = o.number("scaleMin", aug.scaleMin, 1e-3, 1);
-  aug.scaleMax = o.number("scaleMax", aug.scaleMax, 1e-3, 1);
-  aug.ratioMin = o.number("ratioMin", aug.ratioMin, 1e-2, 1e2);
-  aug.ratioMax = o.number("ratioMax", aug.ratioMax, 1e-2, 1e2);
+  readCropAndFlip(o, aug);
   if (aug.scaleMin > aug.scaleMax || aug.ratioMin > aug.ratioMax) {
     throw JsRangeError("Distiller: options scaleMin/ratioMin must not exceed scaleMax/ratioMax");
   }
@@ -280,14 +286,8 @@ Napi::Value augmentImages(const Args& a) {
     throw JsRangeError(a.where("images") + " must be a uint8 N x C x H x W tensor; got " + dtypeName(images.scalar_type()) + " " + c10::str(images.sizes()));
   }
   OptionsReader o(a[1], "augmentImages");
-  AugmentOptions opts;  // its defaults are the fallbacks
-  opts.padding = o.integer("padding", opts.padding, 0, 64);
-  opts.flip = o.boolean("flip", opts.flip);
-  opts.randomResizedCrop = o.boolean("randomResizedCrop", opts.randomResizedCrop);
-  opts.scaleMin = o.number("scaleMin", opts.scaleMin, 1e-3, 1);
-  opts.scaleMax = o.number("scaleMax", opts.scaleMax, 1e-3, 1);
-  opts.ratioMin = o.number("ratioMin", opts.ratioMin, 1e-2, 1e2);
-  opts.ratioMax = o.number("ratioMax", opts.ratioMax, 1e-2, 1e2);
+  AugmentOptions opts;
+  readCropAndFlip(o, opts);
   opts.mean = o.numbers("mean", std::vector<double>(images.size(1), 0.0));
   opts.std = o.numbers("std", std::vector<double>(images.size(1), 1.0));
   if (opts.mean.size() != static_cast<size_t>(images.size(1)) || opts.std.size() != static_cast<size_t>(images.size(1))) {

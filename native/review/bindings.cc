@@ -166,18 +166,6 @@ Napi::Value crossEntropyBinding(const Args& a) {
   return TensorWrap::Wrap(a.env(), crossEntropy(logits, targets, smoothing));
 }
 
-// kdLoss(studentLogits, teacherLogits, temperature)
-Napi::Value kdLossBinding(const Args& a) {
-  const auto& s = a.tensor(0, "studentLogits");
-  const auto& t = a.tensor(1, "teacherLogits");
-  requireLogits(a, s, "studentLogits");
-  requireLogits(a, t, "teacherLogits");
-  if (s.sizes() != t.sizes()) throw JsRangeError(a.where("teacherLogits") + " has shape " + c10::str(t.sizes()) + " but studentLogits has " + c10::str(s.sizes()));
-  const double T = a.number(2, "temperature");
-  if (T <= 0) throw JsRangeError(a.where("temperature") + " must be positive; got " + std::to_string(T));
-  return TensorWrap::Wrap(a.env(), kdLoss(s, t, T));
-}
-
 // atLoss(studentFeature, teacherFeature)
 Napi::Value atLossBinding(const Args& a) {
   const auto& s = a.tensor(0, "studentFeature");
@@ -225,7 +213,6 @@ void registerReview(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "reviewHeadInfo", reviewHeadInfo);
   exportFunction(env, exports, "hcl", hclBinding);
   exportFunction(env, exports, "crossEntropy", crossEntropyBinding);
-  exportFunction(env, exports, "kdLoss", kdLossBinding);
   exportFunction(env, exports, "atLoss", atLossBinding);
   exportFunction(env, exports, "hintRegressorCreate", hintRegressorCreate);
   exportFunction(env, exports, "fitnetLoss", fitnetLossBinding);

@@ -57,7 +57,6 @@ export interface ResolvedMethod {
   terms: NativeTermSpec[];
   /** Outer weight of each term, by method name. */
   weights: Record<string, number>;
-  needsTeacher: boolean;
   studentPreact?: boolean;
   teacherPreact?: boolean;
 }
@@ -81,7 +80,7 @@ export function resolveMethod(spec: string, pair: Pair, options: MethodOptions =
   if (typeof spec !== 'string' || spec.trim() === '') throw new MethodError(`method must be a name such as 'reviewkd' or a combination such as 'reviewkd+dkd'; got ${JSON.stringify(spec)}`);
   const plugins = methodPlugins();
   const names = spec.split('+').map((s) => s.trim().toLowerCase());
-  if (names.length === 1 && names[0] === 'vanilla') return { name: 'vanilla', plugins: [], terms: [], weights: {}, needsTeacher: false };
+  if (names.length === 1 && names[0] === 'vanilla') return { name: 'vanilla', plugins: [], terms: [], weights: {} };
   const chosen: MethodPlugin[] = [];
   for (const n of names) {
     if (n === 'vanilla') throw new MethodError(`'vanilla' means no distillation and cannot be combined ('${spec}')`);
@@ -136,7 +135,6 @@ export function resolveMethod(spec: string, pair: Pair, options: MethodOptions =
     plugins: chosen,
     terms: specs,
     weights,
-    needsTeacher: true,
     ...(studentPreact !== undefined ? { studentPreact } : {}),
     ...(teacherPreact !== undefined ? { teacherPreact } : {}),
   };

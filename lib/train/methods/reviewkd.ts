@@ -1,4 +1,4 @@
-import { REVIEWKD_LAMBDA } from '../recipes';
+import { pairDefaults } from '../recipes';
 import type { MethodPlugin } from './plugin';
 
 /** ReviewKD: the review head (residual ABF chain) and the hierarchical context loss. */
@@ -10,7 +10,7 @@ export const method: MethodPlugin = {
   reads: 'features',
   preact: { teacher: true, student: false },
   weight: {
-    default: (pair) => (pair.teacher ? (REVIEWKD_LAMBDA[`${pair.student}<-${pair.teacher}`] ?? 1) : 1),
+    default: (pair) => pairDefaults(pair.student, pair.teacher).lambda,
     doc: "λ of the review loss (default: the pair's published λ, else 1)",
   },
   warmup: true,

@@ -5,6 +5,7 @@
 #include "engine/terms/logit_ops.h"
 #include "engine/terms/term.h"
 #include "engine/terms/term_checks.h"
+#include "review/classic_losses.h"
 
 namespace rk {
 
@@ -24,7 +25,7 @@ class KdTerm : public LossTerm {
       s = standardizeLogits(s);
       t = standardizeLogits(t);
     }
-    return {{"kd", softenedKl(s, t, temperature_)}};
+    return {{"kd", kdLoss(s, t, temperature_)}};
   }
 
  private:

@@ -12,12 +12,4 @@ inline torch::Tensor standardizeLogits(const torch::Tensor& z) {
   return (z - mean) / (std + 1e-7);
 }
 
-// T^2 * KL(softmax(t / T) || softmax(s / T)), summed over classes, batch mean.
-inline torch::Tensor softenedKl(const torch::Tensor& s, const torch::Tensor& t, double T) {
-  namespace F = torch::nn::functional;
-  const auto logP = F::log_softmax(s / T, 1);
-  const auto logQ = F::log_softmax(t / T, 1);
-  return F::kl_div(logP, logQ, F::KLDivFuncOptions().reduction(torch::kBatchMean).log_target(true)) * (T * T);
-}
-
 }  // namespace rk

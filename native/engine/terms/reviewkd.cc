@@ -51,7 +51,7 @@ class ReviewKdTerm : public LossTerm {
 
   NamedLosses compute(const TermInput& in) override {
     head_->train(true);
-    head_->checkInputs(in.student.features);
+    head_->checkInputs(in.student.features);  // sizes only: no device work
     // The head runs (and gets its zero-weighted gradients and weight decay) even while the warm-up
     // factor is 0, as in the reference code.
     std::vector<torch::Tensor> predictions;

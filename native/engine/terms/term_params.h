@@ -21,8 +21,6 @@ class TermParams {
   bool boolean(const std::string& key, bool fallback) const;
   std::string string(const std::string& key, const std::string& fallback) const;
   std::vector<double> numbers(const std::string& key, const std::vector<double>& fallback) const;
-  const std::string& term() const { return term_; }
-  const std::map<std::string, Value>& values() const { return values_; }
   void set(const std::string& key, Value v) { values_[key] = std::move(v); }
 
  private:
