@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
         `  step decay x${r.schedule.gamma} after epochs ${r.schedule.milestones.join(', ')}`,
       ];
       if (r.kind === 'distill') {
-        lines.push(`  lambda ${r.lambda} (${r.lambdaSource === 'paper' ? 'published' : 'chosen: no published value'}), KD warm-up ${r.lossWarmupEpochs} epochs, teacher BatchNorm '${r.teacherBN}' (as the reference CIFAR code)`);
+        lines.push(`  lambda ${r.lambda} (${r.lambdaSource === 'paper' ? 'published' : 'chosen: no published value'}), loss warm-up ${r.lossWarmupEpochs} epochs, teacher BatchNorm '${r.teacherBN}' (as the reference CIFAR code)`);
       }
       if (r.paper) {
         const p = r.paper;
@@ -51,6 +51,6 @@ export async function main(argv: string[]): Promise<number> {
   const head = ['recipe', 'kind', 'models', 'method', 'lr', 'lambda', 'paper top-1'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)));
   const line = (x: string[]) => x.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  process.stdout.write(`${[line(head), ...rows.map(line)].join('\n')}\n\nAll: 240 epochs, batch 128, nesterov SGD 0.9, weight decay 5e-4, lr x0.1 after epochs 150/180/210; distill recipes: KD warm-up 20, teacher BatchNorm 'batch'.\n* lambda not published for this pair (the reference branch is not runnable); see 'reviewkd recipes <name>'.\n`);
+  process.stdout.write(`${[line(head), ...rows.map(line)].join('\n')}\n\nAll: 240 epochs, batch 128, nesterov SGD 0.9, weight decay 5e-4, lr x0.1 after epochs 150/180/210; distill recipes: loss warm-up 20, teacher BatchNorm 'batch'.\n* lambda not published for this pair (the reference branch is not runnable); see 'reviewkd recipes <name>'.\n`);
   return 0;
 }

@@ -3,7 +3,7 @@ export { Trainer, METHODS, NumericalFaultError } from './trainer';
 export type { Method, TrainerOptions, FitOptions, FitResult, EvaluateResult } from './trainer';
 export type { EpochLog, ProgressMode } from './log';
 export type { Schedule } from './schedule';
-export { learningRate, kdWarmup } from './schedule';
+export { learningRate, lossWarmup } from './schedule';
 export { REVIEWKD_LAMBDA, pairDefaults, defaultLr } from './recipes';
 export { listCheckpoints, removeOrphans } from './checkpoint';
 export { augmentImages } from './augment';

@@ -43,7 +43,7 @@ export function learningRate(base: number, schedule: Schedule, warmupEpochs: num
   return lr;
 }
 
-/** The feature-loss warm-up of the reference: min(1, epoch / warmupEpochs), constant within an epoch (0 in epoch 0). */
-export function kdWarmup(epoch: number, warmupEpochs: number): number {
+/** The warm-up factor of the ramped losses (ReviewKD's feature loss, DKD): min(1, epoch / warmupEpochs), constant within an epoch (0 in epoch 0). */
+export function lossWarmup(epoch: number, warmupEpochs: number): number {
   return warmupEpochs > 0 ? Math.min(1, epoch / warmupEpochs) : 1;
 }

@@ -15,7 +15,7 @@ import { methodNames, resolveMethod, validateMethod, MethodError, type MethodOpt
 import { listCheckpoints, loadCheckpointTensors, pruneCheckpoints, removeOrphans, saveCheckpoint } from './checkpoint';
 import { RunLogger, type EpochLog, type ProgressMode } from './log';
 import { pairDefaults } from './recipes';
-import { kdWarmup, learningRate, type Schedule } from './schedule';
+import { lossWarmup, learningRate, type Schedule } from './schedule';
 
 /**
  * The training objective: 'vanilla' is cross-entropy alone (also how teachers are trained); otherwise a
@@ -493,7 +493,7 @@ export class Trainer {
         const secondsBefore = partial.seconds;
         partial = { sums: zeroSums(), skipped: 0, seconds: 0 };
         let stepLr = learningRate(lr, schedule, warmupEpochs, { epoch, step: position, stepsPerEpoch, epochs });
-        const scale = kdWarmup(epoch, lossWarmupEpochs);
+        const scale = lossWarmup(epoch, lossWarmupEpochs);
         const pull = () => {
           const s = this.distiller.takeStats();
           sums = addStats(sums, s);

@@ -360,7 +360,7 @@ function targets(ctx) {
   add('train.learningRate', () => [0.1, { type: 'step' }, 0, { epoch: 1, step: 0, stepsPerEpoch: 10, epochs: 5 }], (c, a) => rk.train.learningRate(...a), {
     options: [3, ['epoch', 'step', 'stepsPerEpoch', 'epochs']],
   });
-  add('train.kdWarmup', () => [1, 20], (c, a) => rk.train.kdWarmup(...a));
+  add('train.lossWarmup', () => [1, 20], (c, a) => rk.train.lossWarmup(...a));
   add('train.pairDefaults', () => ['resnet8', 'resnet32'], (c, a) => rk.train.pairDefaults(...a));
   add('train.defaultLr', () => ['resnet8'], (c, a) => rk.train.defaultLr(...a));
   add('train.listCheckpoints', () => [path.join(ctx.tmp, 'runs-list'), { verifyHash: true }], (c, a) => rk.train.listCheckpoints(...a), { options: [1, ['verifyHash']] });
