@@ -12,10 +12,15 @@ import { keep } from '../scope';
 import { Tensor, tensor, zeros, noGrad } from '../tensor';
 import type { NativeDistiller, NativeStepStats } from './binding';
 import { methodNames, resolveMethod, validateMethod, MethodError, type MethodOptions, type ResolvedMethod } from './methods';
-import { listCheckpoints, loadCheckpointTensors, pruneCheckpoints, removeOrphans, saveCheckpoint } from './checkpoint';
+import { removeOrphans, saveCheckpoint } from './checkpoint';
+import { CheckpointPolicy } from './checkpoint-policy';
+import { runFitLoop, type FitHost, type LoopConfig } from './fit-loop';
+export { NumericalFaultError } from './fit-loop';
+import { resumeFrom } from './resume';
+import { zeroSums, type RunState } from './run-state';
 import { RunLogger, type EpochLog, type ProgressMode } from './log';
 import { pairDefaults } from './recipes';
-import { lossWarmup, learningRate, type Schedule } from './schedule';
+import type { Schedule } from './schedule';
 
 /**
  * The training objective: 'vanilla' is cross-entropy alone (also how teachers are trained); otherwise a
@@ -121,31 +126,6 @@ export interface FitResult {
   aborted: boolean;
   /** The epoch/step the run resumed from, when it did. */
   resumedFrom?: { epoch: number; position: number };
-}
-
-/** Thrown when too many consecutive steps had a non-finite loss or gradient. */
-export class NumericalFaultError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NumericalFaultError';
-  }
-}
-
-/** Statistics summed over the steps of an epoch so far (kept in checkpoints for a mid-epoch resume). */
-type StepSums = Omit<NativeStepStats, 'consecutiveBad'>;
-
-function addStats(sums: StepSums, s: NativeStepStats): StepSums {
-  const losses: Record<string, number> = { ...sums.losses };
-  for (const [k, v] of Object.entries(s.losses)) losses[k] = (losses[k] ?? 0) + v;
-  return { losses, loss: sums.loss + s.loss, correct: sums.correct + s.correct, samples: sums.samples + s.samples, steps: sums.steps + s.steps, badSteps: sums.badSteps + s.badSteps };
-}
-
-function isStepSums(v: unknown, names: readonly string[]): v is StepSums {
-  if (typeof v !== 'object' || v === null) return false;
-  const o = v as Record<string, unknown>;
-  const losses = o.losses as Record<string, unknown> | undefined;
-  return ['loss', 'correct', 'samples', 'steps', 'badSteps'].every((k) => typeof o[k] === 'number') &&
-    typeof losses === 'object' && losses !== null && names.every((n) => typeof losses[n] === 'number');
 }
 
 const fail = (msg: string): never => {
@@ -402,11 +382,6 @@ export class Trainer {
     if (!Number.isInteger(batchSize) || batchSize < 2) fail(`fit: option 'batchSize' must be an integer >= 2; got ${String(batchSize)}`);
     const lr = options.lr ?? pairDefaults(this.options.student.name, undefined).lr;
     if (!(lr >= 0)) fail(`fit: option 'lr' must be >= 0; got ${String(lr)}`);
-    const schedule: Schedule = options.schedule ?? { type: 'step' };
-    const warmupEpochs = options.warmupEpochs ?? 0;
-    const lossWarmupEpochs = options.lossWarmupEpochs ?? 20;
-    const statsEvery = options.statsEvery ?? 50;
-    const evaluateEvery = options.evaluateEvery ?? 1;
     const keepLast = options.keepLast ?? 2;
     if (!Number.isInteger(keepLast) || keepLast < 1) fail(`fit: option 'keepLast' must be an integer >= 1 (the newest checkpoint is always kept); got ${String(keepLast)}`);
     const maxBadSteps = options.maxBadSteps ?? 10;
@@ -415,187 +390,71 @@ export class Trainer {
     if (options.resume && !runDir) fail("fit: option 'resume' needs 'runDir'");
     const checkpointEvery = options.checkpointEvery ?? 0;
     if (!Number.isInteger(checkpointEvery) || checkpointEvery < 0) fail(`fit: option 'checkpointEvery' must be an integer >= 0; got ${String(checkpointEvery)}`);
+    const config: LoopConfig = {
+      epochs,
+      batchSize,
+      lr,
+      schedule: options.schedule ?? { type: 'step' },
+      warmupEpochs: options.warmupEpochs ?? 0,
+      lossWarmupEpochs: options.lossWarmupEpochs ?? 20,
+      statsEvery: options.statsEvery ?? 50,
+      evaluateEvery: options.evaluateEvery ?? 1,
+      maxBadSteps,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onStep ? { onStep: options.onStep } : {}),
+      ...(options.onEpochEnd ? { onEpochEnd: options.onEpochEnd } : {}),
+    };
 
     const sampler = new BatchSampler(this.options.train.count, { batchSize, seed: this.options.seed ?? 0, dropLast: options.dropLast ?? false });
     const logger = new RunLogger(runDir, options.progress ?? 'auto', this.lossNames, `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`);
-    let history: EpochLog[] = [];
-    let best: FitResult['best'] = null;
-    let epoch = 0;
-    let position = 0;
-    let globalStep = 0;
-    let elapsedBefore = 0;
-    const zeroSums = (): StepSums => ({ losses: Object.fromEntries(this.lossNames.map((n) => [n, 0])), loss: 0, correct: 0, samples: 0, steps: 0, badSteps: 0 });
-    let partial = { sums: zeroSums(), skipped: 0, seconds: 0 };
+    const checkpoints = new CheckpointPolicy(runDir, keepLast, checkpointEvery, (dir, name, state) => this.checkpoint(dir, name, state));
+    let start: RunState = { epoch: 0, position: 0, globalStep: 0, history: [], best: null, elapsed: 0, partial: { sums: zeroSums(this.lossNames), skipped: 0, seconds: 0 } };
     let resumedFrom: FitResult['resumedFrom'];
-
     if (runDir) {
       const removed = removeOrphans(runDir);
       if (removed.length) logger.message(`removed ${removed.length} incomplete checkpoint file(s) from an interrupted write`);
     }
     if (options.resume && runDir) {
-      const found = listCheckpoints(runDir).filter((c) => c.name.startsWith('epoch-') || c.name.startsWith('interrupted-') || c.name.startsWith('step-'));
-      // Newest first; a checkpoint whose sidecar fields are unusable is reported and the next older one tried.
-      const problems: string[] = [];
-      for (const candidate of found) {
-        const m = candidate.meta as unknown as { epoch: unknown; position: unknown; history: unknown; best: unknown; elapsed: unknown; partial: unknown };
-        const p = m.partial as { sums?: unknown; skipped?: unknown; seconds?: unknown } | null;
-        const valid =
-          Number.isInteger(m.epoch) && (m.epoch as number) >= 0 &&
-          Number.isInteger(m.position) && (m.position as number) >= 0 && (m.position as number) <= sampler.batchesPerEpoch &&
-          Array.isArray(m.history) && typeof m.elapsed === 'number' && (m.best === null || typeof m.best === 'object') &&
-          p !== null && typeof p === 'object' && isStepSums(p.sums, this.lossNames) &&
-          typeof p.skipped === 'number' && typeof p.seconds === 'number';
-        if (!valid) {
-          problems.push(`${candidate.name}: the sidecar's epoch/position/history/partial fields are missing or invalid (or were written for another batch size)`);
-          continue;
-        }
-        let record: Record<string, Tensor>;
-        try {
-          record = loadCheckpointTensors(runDir, candidate);
-        } catch (err) {
-          problems.push(`${candidate.name}: ${(err as Error).message}`);
-          continue;
-        }
-        try {
-          this.restoreTensors(record);
-        } catch (err) {
-          problems.push(`${candidate.name}: ${(err as Error).message}`);
-          continue;
-        } finally {
-          Object.values(record).forEach((t) => t.dispose());
-        }
-        epoch = m.epoch as number;
-        position = m.position as number;
-        history = m.history as EpochLog[];
-        best = m.best as FitResult['best'];
-        globalStep = candidate.meta.globalStep;
-        elapsedBefore = m.elapsed as number;
-        partial = { sums: p.sums as StepSums, skipped: p.skipped as number, seconds: p.seconds as number };
-        resumedFrom = { epoch, position };
-        for (const problem of problems) logger.message(`skipped unusable checkpoint ${problem}`);
-        logger.message(`resumed from ${candidate.name} (epoch ${epoch + 1}, step ${position})`);
-        break;
-      }
-      if (!resumedFrom && problems.length > 0) {
-        throw new Error(`Trainer.fit: no usable checkpoint to resume from in ${runDir}:\n  ${problems.join('\n  ')}`);
+      const point = resumeFrom(runDir, { lossNames: this.lossNames, batchesPerEpoch: sampler.batchesPerEpoch, restore: (record) => this.restoreTensors(record), logger });
+      if (point) {
+        start = point.state;
+        resumedFrom = { epoch: start.epoch, position: start.position };
       }
     }
 
-    this.enter('fit');
-    const started = Date.now();
-    const stepsPerEpoch = sampler.batchesPerEpoch;
-    try {
-      for (; epoch < epochs; epoch++, position = 0) {
-        const epochStart = Date.now();
-        let imagesThisSession = 0;
-        let sums = partial.sums;
-        let skipped = partial.skipped;
-        const secondsBefore = partial.seconds;
-        partial = { sums: zeroSums(), skipped: 0, seconds: 0 };
-        let stepLr = learningRate(lr, schedule, warmupEpochs, { epoch, step: position, stepsPerEpoch, epochs });
-        const scale = lossWarmup(epoch, lossWarmupEpochs);
-        const pull = () => {
-          const s = this.distiller.takeStats();
-          sums = addStats(sums, s);
-          const consecutive = s.consecutiveBad;
-          if (consecutive >= maxBadSteps) {
-            const kept = runDir ? listCheckpoints(runDir).filter((c) => c.name.startsWith('epoch-'))[0]?.name : undefined;
-            throw new NumericalFaultError(
-              `Trainer.fit: ${consecutive} consecutive steps had a non-finite loss or gradient (epoch ${epoch + 1}); they were skipped and training stopped. ` +
-                (kept ? `The last good checkpoint is ${runDir}/${kept}. ` : '') +
-                'Lower the learning rate or lambda, check the data and the teacher weights for NaN, or raise maxBadSteps.',
-            );
-          }
-        };
-        for (const batch of sampler.batches(epoch, position)) {
-          if (options.signal?.aborted) {
-            pull();
-            if (runDir) {
-              this.checkpoint(runDir, `interrupted-${String(epoch).padStart(4, '0')}`, {
-                epoch, position, globalStep, history, best, elapsed: elapsedBefore + (Date.now() - started) / 1000,
-                partial: { sums, skipped, seconds: secondsBefore + (Date.now() - epochStart) / 1000 },
-              });
-            }
-            logger.message(`stopped by the abort signal at epoch ${epoch + 1}, step ${position}${runDir ? ' (checkpoint written)' : ''}`);
-            return { history, best, aborted: true, resumedFrom };
-          }
-          position++;
-          if (batch.length < 2) {
-            skipped++; // a 1-image batch cannot be trained with BatchNorm
-            continue;
-          }
-          stepLr = learningRate(lr, schedule, warmupEpochs, { epoch, step: position - 1, stepsPerEpoch, epochs });
-          const indices = noGrad(() => tensor(batch, { dtype: 'int64' }));
-          try {
-            await this.distiller.step(indices.handle, scale, stepLr);
-          } finally {
-            indices.dispose();
-          }
-          globalStep++;
-          imagesThisSession += batch.length;
-          if (globalStep % statsEvery === 0) pull();
-          if (runDir && checkpointEvery > 0 && globalStep % checkpointEvery === 0 && position < stepsPerEpoch) {
-            pull();
-            this.checkpoint(runDir, `step-${String(globalStep).padStart(8, '0')}`, {
-              epoch, position, globalStep, history, best, elapsed: elapsedBefore + (Date.now() - started) / 1000,
-              partial: { sums, skipped, seconds: secondsBefore + (Date.now() - epochStart) / 1000 },
-            });
-            pruneCheckpoints(runDir, 'step-', keepLast);
-          }
-          options.onStep?.({ epoch, step: position, stepsPerEpoch, lr: stepLr });
-          const seconds = (Date.now() - epochStart) / 1000;
-          const rate = imagesThisSession / Math.max(seconds, 1e-3);
-          logger.progress(epoch, epochs, position, stepsPerEpoch, rate, ((stepsPerEpoch - position) * batchSize) / Math.max(rate, 1e-9));
+    const host: FitHost = {
+      lossNames: this.lossNames,
+      step: async (batch, warmup, stepLr) => {
+        const indices = noGrad(() => tensor(batch, { dtype: 'int64' }));
+        try {
+          await this.distiller.step(indices.handle, warmup, stepLr);
+        } finally {
+          indices.dispose();
         }
-        pull();
-        const seconds = secondsBefore + (Date.now() - epochStart) / 1000;
-        const steps = Math.max(1, sums.steps);
-        const record: EpochLog = {
-          epoch,
-          lr: stepLr,
-          losses: Object.fromEntries(Object.entries(sums.losses).map(([k, v]) => [k, v / steps])),
-          loss: sums.loss / steps,
-          trainTop1: (100 * sums.correct) / Math.max(1, sums.samples),
-          imagesPerSecond: sums.samples / Math.max(seconds, 1e-3),
-          elapsed: elapsedBefore + (Date.now() - started) / 1000,
-          skippedSteps: skipped,
-          badSteps: sums.badSteps,
-        };
+      },
+      takeStats: () => this.distiller.takeStats(),
+      evaluate: async () => {
+        if (!this.testTensors) return null;
+        // evaluate() takes the trainer for itself; the loop holds it again afterwards.
         this.running = false;
-        const last = epoch === epochs - 1;
-        if (this.testTensors && ((evaluateEvery > 0 && (epoch + 1) % evaluateEvery === 0) || last)) {
-          const ev = await this.evaluate();
-          record.testTop1 = ev.top1;
-          record.testTop5 = ev.top5;
-          record.testLoss = ev.loss;
-          if (!best || ev.top1 > best.top1) {
-            best = { top1: ev.top1, epoch };
-            if (runDir) this.options.student.save(`${runDir}/best.safetensors`, { epoch: String(epoch), top1: ev.top1.toFixed(4) });
-          }
-        }
+        const ev = await this.evaluate();
         this.enter('fit');
-        history = [...history, record];
-        logger.epoch(record, epochs);
-        if (runDir) {
-          const name = `epoch-${String(epoch + 1).padStart(4, '0')}`;
-          this.checkpoint(runDir, name, {
-            epoch: epoch + 1, position: 0, globalStep, history, best, elapsed: record.elapsed,
-            partial: { sums: zeroSums(), skipped: 0, seconds: 0 },
-          });
-          // Older ones go only after the new checkpoint is complete; interrupted ones are superseded.
-          pruneCheckpoints(runDir, 'epoch-', keepLast);
-          pruneCheckpoints(runDir, 'interrupted-', 0);
-          pruneCheckpoints(runDir, 'step-', 0);
-        }
-        await options.onEpochEnd?.(record);
-      }
-      return { history, best, aborted: false, resumedFrom };
+        return ev;
+      },
+      saveBest: (epoch, top1) => {
+        if (runDir) this.options.student.save(`${runDir}/best.safetensors`, { epoch: String(epoch), top1: top1.toFixed(4) });
+      },
+    };
+    this.enter('fit');
+    try {
+      const r = await runFitLoop(host, config, sampler, checkpoints, logger, start);
+      return { ...r, resumedFrom };
     } finally {
       this.running = false;
     }
   }
 
-  private checkpoint(runDir: string, name: string, state: Record<string, unknown> & { globalStep: number }): void {
+  private checkpoint(runDir: string, name: string, state: RunState): void {
     const tensors = this.stateTensors();
     try {
       saveCheckpoint(runDir, name, tensors, { ...state, method: this.method, student: this.options.student.name, teacher: this.options.teacher?.name ?? null });
