@@ -7,6 +7,8 @@ const path = require('path');
 const rk = require('..');
 const { resolveMethod, checkMethodOptions, methodNames, methodPlugins } = require('../dist/train/methods');
 const { defaultMilestones, learningRate } = require('../dist/train/schedule');
+const { RUN_FIELDS, flagOf } = require('../dist/train/run-options');
+const { methodFields } = require('../dist/train/methods');
 const { cli, tmp, imageFolder } = require('./cli-helpers');
 
 describe('methods: resolution and options', () => {
@@ -101,6 +103,45 @@ describe('methods: every method through the CLI (2 epochs, generated data)', fun
       for (const t of ['ce', ...terms]) assert.ok(csv.includes(`loss_${t}`), `log.csv has loss_${t}: ${csv}`);
     });
   }
+
+  it('the run schema: every option has a flag and a doc line in --help, and a config with every key round-trips into config.json', () => {
+    const help = { train: cli(['train', '--help']).stdout, distill: cli(['distill', '--help']).stdout };
+    // A value other than the default for every run option, by config key.
+    const EVERY_KEY = {
+      epochs: 1, batch: 32, lr: 0.02, momentum: 0.8, weightDecay: 1e-4, noNesterov: true, warmupEpochs: 1, lossWarmup: 2, seed: 3,
+      teacherBn: 'batch', channelsLast: true, autocast: 'off', keepLast: 1, evalEvery: 1, checkpointEvery: 3, maxBadSteps: 5,
+      statsEvery: 2, dropLast: true, progress: 'none',
+    };
+    const config = {};
+    for (const f of RUN_FIELDS) {
+      assert.ok(f.doc.length > 5, `${f.key} has a doc line`);
+      const flag = flagOf(f);
+      assert.ok(flag, `${f.key} has a CLI flag`);
+      const line = help.distill.split('\n').find((l) => l.includes(`--${flag}`));
+      assert.ok(line && help.distill.includes(f.doc.slice(0, 30)), `distill --help lists --${flag} with its doc`);
+      assert.strictEqual(help.train.includes(`--${flag}`), !f.distillOnly, `train --help and --${flag}`);
+      const key = flag.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
+      assert.ok(key in EVERY_KEY, `the round-trip config below sets '${key}' (add it)`);
+      config[key] = EVERY_KEY[key];
+    }
+    for (const p of methodPlugins().values()) for (const f of methodFields(p)) {
+      const flag = f.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      assert.ok(help.distill.includes(`--${flag}`), `distill --help lists --${flag}`);
+    }
+    Object.assign(config, { method: 'reviewkd+dkd', reviewkdWeight: 0.5, dkdBeta: 2, kdTemperature: 3, crdNegatives: 64, student: 'resnet8', teacher: teacherRun, data });
+    const file = path.join(dir, 'every-key.json');
+    fs.writeFileSync(file, JSON.stringify(config));
+    const out = path.join(dir, 'runs', 'every-key');
+    const r = cli(['distill', '--config', file, '--out', out]);
+    assert.strictEqual(r.code, 0, r.stderr);
+    const saved = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).options;
+    for (const [k, v] of Object.entries(config)) {
+      if (['teacher', 'data'].includes(k)) continue; // saved as resolved paths
+      assert.deepStrictEqual(saved[k], v, `config.json keeps '${k}'`);
+    }
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    assert.deepStrictEqual(summary.weights, { reviewkd: 0.5, dkd: 1 });
+  });
 
   it('refuses bad methods and method options before any step (exit 2, names the flag)', () => {
     const base = ['distill', '--student', 'resnet8', '--teacher', teacherRun, '--data', data, '--epochs', '1', '--progress', 'none'];

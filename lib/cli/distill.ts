@@ -6,7 +6,7 @@ import { COMMON_OPTIONS, DISTILL_OPTIONS, runTraining } from './run';
 /** The spec of `reviewkd distill`. */
 export const spec: CommandSpec = {
   name: 'distill',
-  summary: 'Distil a student from a trained teacher (reviewkd, reviewkd+kd, kd, fitnet, at, or vanilla for a baseline); writes a run folder.',
+  summary: "Distil a student from a trained teacher with any method or '+' combination (docs/methods.md; vanilla for a baseline); writes a run folder.",
   usage: 'reviewkd distill (--student <name> --teacher <path> --epochs <n> | --recipe <name> --teacher <path>) --data <path> [options]',
   description: [
     'The teacher is a run folder (its best.safetensors, else student.safetensors, else the newest checkpoint)',

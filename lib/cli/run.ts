@@ -12,7 +12,8 @@ import * as recipes from '../recipes';
 import type { Recipe } from '../recipes';
 import { setNumThreads } from '../runtime';
 import { manualSeed } from '../tensor';
-import { Trainer, type Method, type FitResult } from '../train/trainer';
+import { Trainer, type Method, type FitOptions, type FitResult, type TrainerOptions } from '../train/trainer';
+import { RUN_FIELDS, flagOf, helpOf, runOptionsFrom } from '../train/run-options';
 import { methodFields, methodNames, methodPlugins, resolveMethod, MethodError, type MethodOptions } from '../train/methods';
 import type { EpochLog } from '../train/log';
 import type { Schedule } from '../train/schedule';
@@ -30,29 +31,15 @@ export const COMMON_OPTIONS: OptionSpec[] = [
   { name: 'holdout', type: 'number', min: 0, max: 0.9, help: 'image folders without test/: fraction held out for testing (default 0.1)' },
   { name: 'limit', type: 'int', min: 2, help: 'use only the first n training images' },
   { name: 'test-limit', type: 'int', min: 1, help: 'use only the first n test images' },
-  { name: 'epochs', type: 'int', min: 1, max: 100000, help: 'epochs (recipes: 240)' },
-  { name: 'batch', type: 'int', min: 2, max: 1 << 20, help: 'batch size (default 128)' },
-  { name: 'lr', type: 'number', min: 0, max: 10, help: 'base learning rate (default 0.1; 0.02 for ShuffleNet/MobileNet students)' },
-  { name: 'momentum', type: 'number', min: 0, max: 1, help: 'SGD momentum (default 0.9)' },
-  { name: 'weight-decay', type: 'number', min: 0, max: 1, help: 'weight decay (default 5e-4)' },
-  { name: 'no-nesterov', type: 'boolean', help: 'plain momentum instead of Nesterov' },
+  ...runOptionSpecs('common'),
   { name: 'schedule', type: 'string', choices: ['step', 'cosine', 'constant'], help: 'learning-rate schedule (default step)' },
   { name: 'milestones', type: 'numbers', min: 0, help: 'step schedule: epochs after which lr *= gamma (default 150,180,210 of 240: the same fractions of --epochs)' },
   { name: 'gamma', type: 'number', min: 0, max: 1, help: 'step schedule factor (default 0.1)' },
-  { name: 'warmup-epochs', type: 'int', min: 0, help: 'linear lr warm-up epochs (default 0)' },
   { name: 'no-augment', type: 'boolean', help: 'no random crop / flip' },
-  { name: 'channels-last', type: 'boolean', help: 'fast path: weights and inputs in channels-last memory format' },
-  { name: 'autocast', type: 'string', choices: ['bf16', 'off'], help: 'fast path: forwards under bf16 autocast, fp32 weights and losses (default off)' },
-  { name: 'checkpoint-every', type: 'int', min: 0, help: 'also checkpoint every n steps within an epoch (default 0: epoch ends only)' },
-  { name: 'max-bad-steps', type: 'int', min: 1, help: 'consecutive non-finite steps tolerated before stopping (default 10)' },
-  { name: 'seed', type: 'int', min: 0, max: 2 ** 31 - 1, help: 'seed of the weights, data order and augmentation (default 0)' },
   { name: 'device', type: 'string', arg: 'cpu|cuda|cuda:N', help: 'where to train (default cpu)' },
   THREADS_OPTION,
   { name: 'out', type: 'string', arg: 'dir', help: 'run folder (default runs/<timestamp>-<model>)' },
   { name: 'resume', type: 'boolean', help: 'continue the run in --out from its newest checkpoint' },
-  { name: 'keep-last', type: 'int', min: 0, help: 'epoch checkpoints kept besides best (default 2)' },
-  { name: 'eval-every', type: 'int', min: 0, help: 'evaluate every n epochs (default 1; 0 = only at the end)' },
-  { name: 'progress', type: 'string', choices: ['auto', 'bar', 'lines', 'none'], help: 'progress output on stderr (default auto)' },
   { name: 'json', type: 'boolean', help: 'print summary.json on stdout when done' },
 ];
 
@@ -63,10 +50,21 @@ export const DISTILL_OPTIONS: OptionSpec[] = [
   { name: 'teacher-model', type: 'string', arg: 'model', help: 'teacher model name (default: recorded with the weights)' },
   { name: 'teacher-weights', type: 'string', choices: WHICH_WEIGHTS, help: 'which weights of a teacher run folder (default auto: best, final, latest)' },
   { name: 'method', type: 'string', arg: 'name[+name..]', help: `distillation method or '+' combination (default reviewkd): ${methodNames().join(', ')}` },
-  { name: 'loss-warmup', type: 'int', min: 0, help: 'warm-up epochs of the ramped losses (feature losses, DKD): weight x min(1, epoch/n) (default 20; 0 disables)' },
-  { name: 'teacher-bn', type: 'string', choices: ['eval', 'batch'], help: "teacher BatchNorm: 'eval' running stats (default) or 'batch' (reference CIFAR code; recipes use it)" },
+  ...runOptionSpecs('distill'),
   ...methodOptionSpecs(),
 ];
+
+/** The flags of the run-option table (lib/train/run-options.ts): those of both commands, or distill's own. */
+function runOptionSpecs(which: 'common' | 'distill'): OptionSpec[] {
+  return RUN_FIELDS.filter((f) => flagOf(f) !== null && Boolean(f.distillOnly) === (which === 'distill')).map((f) => ({
+    name: flagOf(f) as string,
+    type: f.flag?.startsWith('no-') ? 'boolean' : f.type,
+    ...(f.min !== undefined ? { min: f.min } : {}),
+    ...(f.max !== undefined ? { max: f.max } : {}),
+    ...(f.choices ? { choices: f.choices } : {}),
+    help: helpOf(f),
+  }));
+}
 
 /** One flag per method weight and parameter (--<method>-weight, --<method>-<param>), from the method plugins. */
 function methodOptionSpecs(): OptionSpec[] {
@@ -346,6 +344,8 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
   fs.writeFileSync(path.join(out, 'config.json'), `${JSON.stringify({ command: kind, argv: process.argv.slice(2), options: saved }, null, 2)}\n`);
 
   const schedule: Schedule = o.schedule === 'cosine' ? { type: 'cosine' } : o.schedule === 'constant' ? { type: 'constant' } : { type: 'step', ...(o.milestones ? { milestones: o.milestones } : {}), ...(o.gamma !== undefined ? { gamma: o.gamma } : {}) };
+  // The run-option table maps each given flag to its Trainer.create / fit option.
+  const run = runOptionsFrom(o);
   const trainer = await Trainer.create({
     student,
     ...(teacher ? { teacher } : {}),
@@ -354,15 +354,10 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
     ...(loaded.test ? { test: loaded.test } : {}),
     device,
     methodOptions: methodOptionsOf(o),
-    ...(o.teacherBn ? { teacherBN: o.teacherBn } : {}),
+    ...(run.trainer as Partial<TrainerOptions>),
     ...(o.noAugment ? { augment: false as const } : {}),
-    ...(o.momentum !== undefined ? { momentum: o.momentum } : {}),
-    ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
-    nesterov: !o.noNesterov,
-    seed: o.seed,
-    ...(o.channelsLast ? { channelsLast: true } : {}),
-    ...(o.autocast === 'bf16' ? { autocast: 'bf16' as const } : {}),
   });
+
 
   // Ctrl-C: the first one stops after the current step (checkpoint written); a second one exits now.
   const controller = new AbortController();
@@ -378,20 +373,12 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
   let result: FitResult;
   try {
     result = await trainer.fit({
+      ...(run.fit as Partial<FitOptions>),
       epochs: o.epochs,
-      ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
-      ...(o.lr !== undefined ? { lr: o.lr } : {}),
       schedule,
-      ...(o.warmupEpochs !== undefined ? { warmupEpochs: o.warmupEpochs } : {}),
-      ...(o.lossWarmup !== undefined ? { lossWarmupEpochs: o.lossWarmup } : {}),
-      ...(o.checkpointEvery !== undefined ? { checkpointEvery: o.checkpointEvery as number } : {}),
-      ...(o.maxBadSteps !== undefined ? { maxBadSteps: o.maxBadSteps as number } : {}),
-      ...(o.evalEvery !== undefined ? { evaluateEvery: o.evalEvery as number } : {}),
-      ...(o.keepLast !== undefined ? { keepLast: o.keepLast as number } : {}),
       runDir: out,
       resume: Boolean(o.resume),
       signal: controller.signal,
-      progress: (o.progress as 'auto' | 'bar' | 'lines' | 'none' | undefined) ?? 'auto',
     });
   } finally {
     process.removeListener('SIGINT', onSigint);

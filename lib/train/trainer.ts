@@ -20,6 +20,7 @@ import { resumeFrom } from './resume';
 import { zeroSums, type RunState } from './run-state';
 import { RunLogger, type EpochLog, type ProgressMode } from './log';
 import { pairDefaults } from './recipes';
+import { runDefault } from './run-options';
 import type { Schedule } from './schedule';
 
 /**
@@ -68,8 +69,8 @@ export interface TrainerOptions {
    * teacher's weights are converted in place (same values, another layout) and stay so after dispose().
    */
   channelsLast?: boolean;
-  /** Fast path: forwards (training and evaluate) under bf16 autocast, fp32 master weights and losses (default false). */
-  autocast?: 'bf16' | false;
+  /** Fast path: forwards (training and evaluate) under bf16 autocast, fp32 master weights and losses (default 'off'; false = 'off'). */
+  autocast?: 'bf16' | 'off' | false;
 }
 
 export interface FitOptions {
@@ -195,7 +196,7 @@ export class Trainer {
       parts.train.labels.handle,
       {
         terms: resolved.terms,
-        teacherBN: options.teacherBN ?? 'eval',
+        teacherBN: options.teacherBN ?? runDefault('teacherBN'),
         teacherPreact: parts.preact.teacher,
         studentPreact: parts.preact.student,
         augment: augment !== null,
@@ -206,12 +207,12 @@ export class Trainer {
         ...(augment?.ratio ? { ratioMin: augment.ratio[0], ratioMax: augment.ratio[1] } : {}),
         mean: ds.mean,
         std: ds.std,
-        momentum: options.momentum ?? 0.9,
-        weightDecay: options.weightDecay ?? 5e-4,
-        nesterov: options.nesterov ?? true,
-        seed: options.seed ?? 0,
-        channelsLast: options.channelsLast ?? false,
-        autocast: options.autocast || 'off',
+        momentum: options.momentum ?? runDefault('momentum'),
+        weightDecay: options.weightDecay ?? runDefault('weightDecay'),
+        nesterov: options.nesterov ?? runDefault('nesterov'),
+        seed: options.seed ?? runDefault('seed'),
+        channelsLast: options.channelsLast ?? runDefault('channelsLast'),
+        autocast: options.autocast || runDefault('autocast'),
       },
       { studentShapes: parts.student, teacherShapes: parts.teacher, numClasses: ds.numClasses },
     );
@@ -378,35 +379,35 @@ export class Trainer {
     if (this.running) this.enter('fit');
     const epochs = options.epochs;
     if (!Number.isInteger(epochs) || epochs < 1) fail(`fit: option 'epochs' must be a positive integer; got ${String(epochs)}`);
-    const batchSize = options.batchSize ?? 128;
+    const batchSize = options.batchSize ?? runDefault<number>('batchSize');
     if (!Number.isInteger(batchSize) || batchSize < 2) fail(`fit: option 'batchSize' must be an integer >= 2; got ${String(batchSize)}`);
     const lr = options.lr ?? pairDefaults(this.options.student.name, undefined).lr;
     if (!(lr >= 0)) fail(`fit: option 'lr' must be >= 0; got ${String(lr)}`);
-    const keepLast = options.keepLast ?? 2;
+    const keepLast = options.keepLast ?? runDefault<number>('keepLast');
     if (!Number.isInteger(keepLast) || keepLast < 1) fail(`fit: option 'keepLast' must be an integer >= 1 (the newest checkpoint is always kept); got ${String(keepLast)}`);
-    const maxBadSteps = options.maxBadSteps ?? 10;
+    const maxBadSteps = options.maxBadSteps ?? runDefault<number>('maxBadSteps');
     if (!Number.isInteger(maxBadSteps) || maxBadSteps < 1) fail(`fit: option 'maxBadSteps' must be a positive integer; got ${String(maxBadSteps)}`);
     const runDir = options.runDir;
     if (options.resume && !runDir) fail("fit: option 'resume' needs 'runDir'");
-    const checkpointEvery = options.checkpointEvery ?? 0;
+    const checkpointEvery = options.checkpointEvery ?? runDefault<number>('checkpointEvery');
     if (!Number.isInteger(checkpointEvery) || checkpointEvery < 0) fail(`fit: option 'checkpointEvery' must be an integer >= 0; got ${String(checkpointEvery)}`);
     const config: LoopConfig = {
       epochs,
       batchSize,
       lr,
       schedule: options.schedule ?? { type: 'step' },
-      warmupEpochs: options.warmupEpochs ?? 0,
-      lossWarmupEpochs: options.lossWarmupEpochs ?? 20,
-      statsEvery: options.statsEvery ?? 50,
-      evaluateEvery: options.evaluateEvery ?? 1,
+      warmupEpochs: options.warmupEpochs ?? runDefault('warmupEpochs'),
+      lossWarmupEpochs: options.lossWarmupEpochs ?? runDefault('lossWarmupEpochs'),
+      statsEvery: options.statsEvery ?? runDefault('statsEvery'),
+      evaluateEvery: options.evaluateEvery ?? runDefault('evaluateEvery'),
       maxBadSteps,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onStep ? { onStep: options.onStep } : {}),
       ...(options.onEpochEnd ? { onEpochEnd: options.onEpochEnd } : {}),
     };
 
-    const sampler = new BatchSampler(this.options.train.count, { batchSize, seed: this.options.seed ?? 0, dropLast: options.dropLast ?? false });
-    const logger = new RunLogger(runDir, options.progress ?? 'auto', this.lossNames, `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`);
+    const sampler = new BatchSampler(this.options.train.count, { batchSize, seed: this.options.seed ?? runDefault<number>('seed'), dropLast: options.dropLast ?? runDefault<boolean>('dropLast') });
+    const logger = new RunLogger(runDir, options.progress ?? runDefault<ProgressMode>('progress'), this.lossNames, `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`);
     const checkpoints = new CheckpointPolicy(runDir, keepLast, checkpointEvery, (dir, name, state) => this.checkpoint(dir, name, state));
     let start: RunState = { epoch: 0, position: 0, globalStep: 0, history: [], best: null, elapsed: 0, partial: { sums: zeroSums(this.lossNames), skipped: 0, seconds: 0 } };
     let resumedFrom: FitResult['resumedFrom'];
