@@ -42,3 +42,18 @@ def huber(x, y):
 
 def mean(xs):
     return sum(xs) / len(xs)
+
+
+def pool_to(x, size):
+    """Adaptive average pooling of x[n][c] (h x w) to size x size, h a multiple of size."""
+    h = len(x[0][0])
+    if h == size:
+        return x
+    k = h // size
+    return [[[[sum(m[i * k + a][j * k + b] for a in range(k) for b in range(k)) / (k * k) for j in range(size)] for i in range(size)] for m in c] for c in x]
+
+
+def conv1x1(w, x):
+    """x[n][c][h][w] -> y[n][o][h][w] with y = sum_c w[o][c] x[c]."""
+    h, wd = len(x[0][0]), len(x[0][0][0])
+    return [[[[sum(w[o][c] * xn[c][i][j] for c in range(len(xn))) for j in range(wd)] for i in range(h)] for o in range(len(w))] for xn in x]

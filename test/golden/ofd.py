@@ -8,7 +8,7 @@ max(t, m) (t pooled first if larger), sum of (s - target)^2 where s > target or 
 by N; level l of L weighted 1 / 2^(L-1-l); summed.
 """
 import math
-from common import det
+from common import conv1x1, det, pool_to
 
 BN_EPS = 1e-5
 
@@ -67,19 +67,6 @@ def feature_pair(l):
     s = det([N, cs, size, size], 0.37 + 0.1 * l, 0.1, 2.0)
     t = det([N, TEACHER_CHANNELS[l], TEACHER_SIZE, TEACHER_SIZE], 0.23 + 0.1 * l, -0.4, 1.5)
     return s, t
-
-
-def pool_to(x, size):
-    h = len(x[0][0])
-    if h == size:
-        return x
-    k = h // size
-    return [[[[sum(m[i * k + a][j * k + b] for a in range(k) for b in range(k)) / (k * k) for j in range(size)] for i in range(size)] for m in c] for c in x]
-
-
-def conv1x1(w, x):
-    h = len(x[0][0])
-    return [[[[sum(w[o][c] * xn[c][i][j] for c in range(len(xn))) for j in range(h)] for i in range(h)] for o in range(len(w))] for xn in x]
 
 
 def batch_norm(y, bn_w, bn_b, rm, rv, train):

@@ -6,7 +6,7 @@ adaptive-average-pooled to the smaller (here by exact 2x2 block means); mu = W4 
 loss = mean over N x C x H x W of 0.5 * ((mu - t)^2 / sigma^2 + log sigma^2); summed over levels.
 """
 import math
-from common import det
+from common import conv1x1, det, pool_to
 
 EPS = 1e-5
 N, CS, CT = 2, 3, 2
@@ -27,21 +27,6 @@ def features():
         (det([N, CS, 2, 2], 0.37, 0.1), det([N, CT, 4, 4], 0.23, -0.4)),
         (det([N, CS, 4, 4], 0.31, 0.5), det([N, CT, 2, 2], 0.17, 1.0)),
     ]
-
-
-def pool_to(x, size):
-    """Adaptive average pooling of x[n][c] (h x w) to size x size, h a multiple of size."""
-    h = len(x[0][0])
-    if h == size:
-        return x
-    k = h // size
-    return [[[[sum(m[i * k + a][j * k + b] for a in range(k) for b in range(k)) / (k * k) for j in range(size)] for i in range(size)] for m in c] for c in x]
-
-
-def conv1x1(w, x):
-    """x[n][c][h][w] -> y[n][o][h][w] with y = sum_c w[o][c] x[c]."""
-    h, wd = len(x[0][0]), len(x[0][0][0])
-    return [[[[sum(w[o][c] * xn[c][i][j] for c in range(len(xn))) for j in range(wd)] for i in range(h)] for o in range(len(w))] for xn in x]
 
 
 def relu(x):
