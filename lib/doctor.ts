@@ -2,6 +2,7 @@
 // for bug reports and for setting up CUDA. It runs the same steps as the first native call.
 import { type LoadPlan, loadedBinary, native, planLoad } from './native';
 import type { Candidate } from './loader/candidates';
+import { SETTINGS, setting } from './loader/settings';
 import { missingBuildTools, sourceBuildAllowed } from './loader/source-build';
 
 /** Everything the loader saw. `ok` is true when the addon loaded. */
@@ -22,14 +23,12 @@ export interface DoctorReport {
   sourceBuildAllowed: boolean;
   threads?: { intraOp: number; interOp: number };
   cuda?: { available: boolean; devices: number; note: string };
-  /** The settings in effect, from the environment. */
+  /** Every environment setting the loader reads (lib/loader/settings.ts), with its value (undefined: unset). */
   environment: Record<string, string | undefined>;
   cache?: string;
   /** The error, when something failed. */
   error?: string;
 }
-
-const SETTINGS = ['LIBTORCH', 'PYTHON', 'REVIEWKD_CACHE', 'REVIEWKD_OFFLINE', 'REVIEWKD_PYTHON_TORCH', 'REVIEWKD_BUILD_FROM_SOURCE', 'REVIEWKD_TORCH_WHEEL', 'REVIEWKD_TORCH_WHEEL_URL', 'REVIEWKD_TORCH_INDEX'];
 
 function cudaNote(variant: string, available: boolean, devices: number): string {
   if (variant === 'cpu') return 'this LibTorch is the CPU build: CUDA needs a CUDA LibTorch (docs/install.md, "CUDA")';
@@ -48,11 +47,14 @@ export function doctor(): DoctorReport {
     electron: process.versions.electron,
     platform: `${process.platform}-${process.arch}`,
     binaries: [],
-    missingBuildTools: missingBuildTools(),
-    sourceBuildAllowed: sourceBuildAllowed(),
-    environment: Object.fromEntries(SETTINGS.map((k) => [k, process.env[k]])),
+    missingBuildTools: [],
+    sourceBuildAllowed: true,
+    environment: Object.fromEntries(SETTINGS.map((s) => [s.name, setting(s.name)])),
   };
   try {
+    report.missingBuildTools = missingBuildTools();
+    // A malformed yes/no setting throws here with its name; the report carries it as the problem.
+    report.sourceBuildAllowed = sourceBuildAllowed();
     // Loading resolves LibTorch and judges the binaries once; the report reuses that plan.
     const info = native().buildInfo();
     const loaded = loadedBinary();
@@ -104,8 +106,12 @@ export function formatDoctorReport(r: DoctorReport): string {
   if (r.cuda) lines.push(`CUDA       ${r.cuda.note}`);
   lines.push(`Build      ${r.missingBuildTools.length ? `a source build would need: ${r.missingBuildTools.join(', ')}` : 'a source build is possible (cmake, C++ compiler, cmake-js found)'}${r.sourceBuildAllowed ? '' : '; disabled by REVIEWKD_BUILD_FROM_SOURCE=0'}`);
   if (r.cache) lines.push(`Cache      ${r.cache}`);
-  const set = Object.entries(r.environment).filter(([, v]) => v !== undefined);
-  lines.push(`Settings   ${set.length ? set.map(([k, v]) => `${k}=${v}`).join(' ') : '(none set)'}`);
+  lines.push('Settings   (every environment variable reviewkd reads; docs/install.md)');
+  const width = Math.max(...SETTINGS.map((s) => s.name.length));
+  for (const s of SETTINGS) {
+    const value = r.environment[s.name];
+    lines.push(`  ${s.name.padEnd(width)}  ${value === undefined ? '-' : value}${value === undefined ? `   (${s.doc})` : ''}`);
+  }
   if (r.error) lines.push('', `Problem    ${r.error}`);
   lines.push('', r.ok ? 'OK: the addon loads.' : 'NOT OK: see the problem above.');
   return `${lines.join('\n')}\n`;

@@ -1,6 +1,6 @@
 // Loads the native addon on first use. The steps, each in lib/loader/:
-//   1. find LibTorch in the order of DESIGN.md (LIBTORCH, python3's torch, the pinned wheel, which is
-//      fetched and unpacked into the user's cache on first use, then a system LibTorch);
+//   1. find LibTorch in the order of docs/install.md (LIBTORCH, python3's torch, the pinned wheel, which
+//      is fetched and unpacked into the user's cache on first use, then a system LibTorch);
 //   2. pick the binary built for exactly that LibTorch (LibTorch has no stable C++ ABI): a source build in
 //      the package, the prebuilt binary of the matching variant, or one built earlier into the cache;
 //   3. load it in a child process first, once (a bad binary costs a child, not the caller's process);
@@ -8,7 +8,9 @@
 import type { NativeBinding } from './native-types';
 import { bindPrebuilt } from './loader/binding-dir';
 import { type Candidate, cacheBuildDir, findCandidates, judge } from './loader/candidates';
-import { type FoundLibTorch, libtorchScript } from './loader/libtorch-resolution';
+import { type FoundLibTorch, resolveLibTorch } from './loader/libtorch-resolution';
+import { pinnedTorchVersion } from './loader/package-info';
+import { cacheRoot } from './loader/settings';
 import { type BuildRecord, readBuildRecord } from './loader/records';
 import { buildFromSource, missingBuildTools, sourceBuildAllowed } from './loader/source-build';
 import { tryInChild } from './loader/trial';
@@ -42,9 +44,8 @@ export interface LoadPlan {
 
 /** Resolves LibTorch (fetching the pinned wheel if needed) and judges every candidate binary. */
 export function planLoad(): LoadPlan {
-  const script = libtorchScript();
-  const libtorch = script.resolveLibTorch({ log });
-  const cache = script.cacheRoot();
+  const libtorch = resolveLibTorch({ log });
+  const cache = cacheRoot();
   return { libtorch, cache, candidates: findCandidates(libtorch, cache) };
 }
 
@@ -71,7 +72,7 @@ function chooseBinary(): LoadedBinary {
     failures.push(`  - ${candidate.kind} ${file}: ${trial.message}`);
   }
 
-  const pinned = `${libtorchScript().PINNED_TORCH}+cpu`;
+  const pinned = `${pinnedTorchVersion()}+cpu`;
   const found = `LibTorch found: ${torch.version} (${torch.variant}) from ${torch.source} at ${torch.root}`;
   const tried = `Binaries:\n${describeCandidates(candidates)}${failures.length ? `\nFailed when loaded in a child process:\n${failures.join('\n')}` : ''}`;
   if (!sourceBuildAllowed()) {

@@ -9,11 +9,16 @@ const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 
-const { unpackWheel, cacheRoot, describeFolder } = require('./libtorch');
-const { findFile } = require('./cuda-build-args');
-
 const root = path.resolve(__dirname, '..');
-const version = require('../package.json').libtorch.cudaCheckVersion;
+const setup = spawnSync(process.execPath, [path.join(__dirname, 'setup.js'), '--ts'], { cwd: root, stdio: 'inherit' });
+if (setup.status !== 0) process.exit(1);
+const { unpackWheel } = require('../dist/loader/pinned-wheel');
+const { describeFolder } = require('../dist/loader/libtorch-resolution');
+const { cacheRoot } = require('../dist/loader/settings');
+const { findFile } = require('../dist/loader/cuda-build-args');
+const { cudaCheckTorchVersion } = require('../dist/loader/package-info');
+
+const version = cudaCheckTorchVersion();
 const log = (m) => process.stderr.write(`${m}\n`);
 
 function ensureUnpacked(requirement, dir, keep) {
@@ -38,8 +43,8 @@ function main() {
   const nvrtc = findFile(nvrtcDir, /^libnvrtc\.so\.\d+$/);
   if (!nvrtc) throw new Error(`no libnvrtc.so.N in ${nvrtcDir}`);
 
-  // The same source build a user with a CUDA torch gets (scripts/setup.js --native --out DIR), pointed
-  // at the CUDA wheel through LIBTORCH and at the separately unpacked nvrtc.
+  // The same source build a user with a CUDA torch gets (lib/loader/native-build.ts), pointed at the
+  // CUDA wheel through LIBTORCH and at the separately unpacked nvrtc.
   const started = Date.now();
   const out = path.join(root, 'build-cuda');
   const env = {
@@ -50,7 +55,7 @@ function main() {
     TORCH_CUDA_ARCH_LIST: process.env.TORCH_CUDA_ARCH_LIST || '9.0',
   };
   log(`reviewkd: CUDA compile check against LibTorch ${torch.version} (${torch.root})`);
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'setup.js'), '--native', '--out', out], { cwd: root, stdio: 'inherit', env });
+  const r = spawnSync(process.execPath, [path.join(root, 'dist', 'loader', 'native-build.js'), '--out', out], { cwd: root, stdio: 'inherit', env });
   if (r.status !== 0) throw new Error(`the source build exited with ${r.status}`);
   const binary = path.join(out, 'build', 'Release', 'reviewkd.node');
   const needed = spawnSync('readelf', ['-d', binary], { encoding: 'utf8' }).stdout || '';

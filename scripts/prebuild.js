@@ -5,7 +5,9 @@
 //   binaries/cpu/prebuilds/linux-x64/reviewkd-build.json  (the LibTorch it needs, read by the loader)
 // It must be built against the pinned CPU LibTorch (package.json libtorch.version): that is the LibTorch
 // users get on first use. The addon is compiled by the ordinary set-up (scripts/setup.js, incremental), and
-// prebuildify is pointed at scripts/prebuild-backend.js instead of node-gyp, which hands it that build.
+// prebuildify is pointed at scripts/prebuild-backend.js instead of node-gyp, which hands it that build. The
+// build record is written with the loader's own writer (lib/loader/records.ts), so both kinds of binary
+// carry one record shape.
 //   node scripts/prebuild.js            (also run by `npm pack` / `npm publish` through "prepack")
 const fs = require('fs');
 const path = require('path');
@@ -18,11 +20,13 @@ const out = path.join(root, 'binaries', variant);
 const log = (m) => process.stderr.write(`${m}\n`);
 
 function main() {
-  const setup = spawnSync(process.execPath, [path.join(__dirname, 'setup.js'), '--native'], { cwd: root, stdio: 'inherit' });
-  if (setup.status !== 0) throw new Error('the native build failed');
-  const record = JSON.parse(fs.readFileSync(path.join(root, 'build', 'Release', 'reviewkd-build.json'), 'utf8'));
-  const { PINNED_TORCH } = require('./libtorch');
-  const wanted = `${PINNED_TORCH}+cpu`;
+  const setup = spawnSync(process.execPath, [path.join(__dirname, 'setup.js')], { cwd: root, stdio: 'inherit' });
+  if (setup.status !== 0) throw new Error('the set-up failed');
+  const { readBuildRecord, writeBuildRecord } = require('../dist/loader/records');
+  const { pinnedTorchVersion } = require('../dist/loader/package-info');
+  const record = readBuildRecord(path.join(root, 'build', 'Release', 'reviewkd.node'));
+  if (!record) throw new Error('build/Release has no readable build record');
+  const wanted = `${pinnedTorchVersion()}+cpu`;
   if (record.libtorch.version !== wanted || record.libtorch.variant !== variant) {
     throw new Error(
       `build/Release was built against LibTorch ${record.libtorch.version} (${record.libtorch.variant}) from ${record.libtorch.source}; ` +
@@ -35,12 +39,12 @@ function main() {
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(path.join(staging, 'artifacts'), { recursive: true });
   fs.writeFileSync(path.join(staging, 'package.json'), JSON.stringify({ name: 'reviewkd', private: true }));
-  fs.writeFileSync(path.join(staging, 'artifacts', 'reviewkd-build.json'), JSON.stringify({
+  writeBuildRecord(path.join(staging, 'artifacts'), {
     libtorch: { version: record.libtorch.version, variant },
     prebuilt: true,
     napiVersion: 8,
     builtAt: new Date().toISOString(),
-  }, null, 2));
+  });
   fs.rmSync(out, { recursive: true, force: true });
 
   const started = Date.now();

@@ -11,7 +11,7 @@ const { loadedBinary, native } = require('../dist/native');
 const { judge } = require('../dist/loader/candidates');
 const { bindPrebuilt } = require('../dist/loader/binding-dir');
 const { tryInChild } = require('../dist/loader/trial');
-const { resolveLibTorch, readVersion } = require('../scripts/libtorch');
+const { resolveLibTorch, readVersion } = require('../dist/loader/libtorch-resolution');
 
 const root = path.resolve(__dirname, '..');
 const tmp = (prefix) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -157,7 +157,7 @@ describe('loader: loading', () => {
     const wrong = path.join(tmp('rk-wheel-'), 'torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl');
     fs.writeFileSync(wrong, 'tampered');
     const r = spawnSync(process.execPath, ['-e', `
-      const { fetchPinnedWheel } = require(${JSON.stringify(path.join(root, 'scripts', 'libtorch.js'))});
+      const { fetchPinnedWheel } = require(${JSON.stringify(path.join(root, 'dist', 'loader', 'pinned-wheel.js'))});
       try { fetchPinnedWheel({ destination: process.argv[1] }); } catch (e) { console.error(e.message); process.exit(3); }`, path.join(cache, 'libtorch', '2.13.0-cpu')],
     { env: { ...process.env, REVIEWKD_TORCH_WHEEL: wrong, PYTHON: '/nonexistent/python3', REVIEWKD_TORCH_WHEEL_URL: 'http://127.0.0.1:9/none.whl' }, encoding: 'utf8' });
     assert.strictEqual(r.status, 3, r.stderr);

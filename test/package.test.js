@@ -67,10 +67,10 @@ describe('package: the packed tarball, installed without scripts or a compiler',
       'binaries/cpu/prebuilds/linux-x64/reviewkd.node',
       'binaries/cpu/prebuilds/linux-x64/reviewkd-build.json',
       'dist/index.js', 'dist/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts', 'bin/reviewkd.js',
-      'native/addon.cc', 'CMakeLists.txt', 'scripts/libtorch.js', 'scripts/setup.js', 'scripts/wheel-fetch.js',
-      'scripts/install.js', 'package.json', 'README.md',
+      'native/addon.cc', 'CMakeLists.txt', 'dist/loader/native-build.js', 'dist/loader/wheel-fetch.js',
+      'dist/loader/install-hook.js', 'package.json', 'README.md',
     ]) assert.ok(files.includes(needed), `${needed} is missing from the tarball`);
-    const unwanted = files.filter((f) => /^(test|lib|demo|build|node_modules|\.ci)\/|\.map$|\.tsbuildinfo$|reviewkd-ts\.json|^scripts\/(demo|bench|prebuild|cuda|train)/.test(f));
+    const unwanted = files.filter((f) => /^(test|lib|demo|build|node_modules|scripts|\.ci)\/|\.map$|\.tsbuildinfo$|reviewkd-ts\.json/.test(f));
     assert.deepStrictEqual(unwanted, []);
     assert.deepStrictEqual(files.filter((f) => /(^|\/)lib(torch|c10)[^/]*\.so|\.whl$/.test(f)), [], 'LibTorch never goes into the tarball');
     const record = JSON.parse(mustRun('tar', ['-xzOf', tarball, 'package/binaries/cpu/prebuilds/linux-x64/reviewkd-build.json']).stdout);
@@ -107,10 +107,13 @@ describe('package: the packed tarball, installed without scripts or a compiler',
   });
 
   it('the install script (an accelerator only) prepares the same binary and never fails the install', () => {
-    const script = path.join(project, 'node_modules', 'reviewkd', 'scripts', 'install.js');
-    const ok = mustRun(process.execPath, [script], { cwd: project, env: userEnv });
+    // npm runs the package's "install" script in the package folder; this is that command.
+    const installCommand = require(path.join(project, 'node_modules', 'reviewkd', 'package.json')).scripts.install;
+    const pkgDir = path.join(project, 'node_modules', 'reviewkd');
+    const script = ['-c', installCommand];
+    const ok = mustRun('sh', script, { cwd: pkgDir, env: userEnv });
     assert.match(ok.stderr, /reviewkd: ready \(prebuilt .*bindings.*LibTorch 2\.13\.0\+cpu\)/);
-    const failing = run(process.execPath, [script], { cwd: project, env: { ...userEnv, LIBTORCH: '/nonexistent', REVIEWKD_PYTHON_TORCH: '0', REVIEWKD_CACHE: path.join(work, 'empty-cache'), REVIEWKD_OFFLINE: '1' } });
+    const failing = run('sh', script, { cwd: pkgDir, env: { ...userEnv, LIBTORCH: '/nonexistent', REVIEWKD_PYTHON_TORCH: '0', REVIEWKD_CACHE: path.join(work, 'empty-cache'), REVIEWKD_OFFLINE: '1' } });
     assert.strictEqual(failing.status, 0, 'an install script failure must not fail npm install');
     assert.match(failing.stderr, /could not prepare the native addon during install; it will be tried again on first use/);
   });

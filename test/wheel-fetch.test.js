@@ -1,5 +1,5 @@
 'use strict';
-// scripts/wheel-fetch.js: download with sha256 check over a local HTTP server on 127.0.0.1 (redirects,
+// lib/loader/wheel-fetch.ts: download with sha256 check over a local HTTP server on 127.0.0.1 (redirects,
 // 404, stalls, short bodies, an HTTPS_PROXY CONNECT tunnel), and wheel unpacking (keep prefixes, exec
 // bits, zip-slip refusal, the .complete marker), plus the real pinned torch wheel when /opt/wheels has it.
 // Only 127.0.0.1 traffic; every wait is bounded.
@@ -12,9 +12,10 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 const { spawn, spawnSync } = require('child_process');
-const { downloadFile, sha256File, extractWheel, DEFAULT_KEEP } = require('../scripts/wheel-fetch');
+const { downloadFile, extractWheel, DEFAULT_KEEP } = require('../dist/loader/wheel-fetch');
+const { sha256File } = require('../dist/loader/hashing');
 
-const SCRIPT = path.join(__dirname, '..', 'scripts', 'wheel-fetch.js');
+const SCRIPT = path.join(__dirname, '..', 'dist', 'loader', 'wheel-fetch.js');
 const REAL_WHEEL = '/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl';
 const REAL_SHA256 = '6746dbcbeb526eb61330b76b41ff1b4eb848951103a892eeb080dfa2b264667b';
 

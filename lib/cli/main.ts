@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { UsageError, suggest } from './args';
+import { setting } from '../loader/settings';
 
 /** One command: its one-line summary and its entry point (loaded lazily, so --help is instant). */
 const COMMANDS: Record<string, { summary: string; load: () => { main(argv: string[]): Promise<number> } }> = {
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => { main(argv: strin
   distill: { summary: 'distil a student from a teacher (reviewkd, reviewkd+kd, kd, fitnet, at, vanilla)', load: () => require('./distill') },
   eval: { summary: 'evaluate a run folder or weights file (top-1, top-5; --json)', load: () => require('./eval') },
   export: { summary: "write a run's student weights as safetensors", load: () => require('./export') },
+  convert: { summary: 'convert a PyTorch .pth/.pt checkpoint to safetensors (nothing in it is run)', load: () => require('./convert') },
   info: { summary: 'LibTorch version/variant/path, devices, threads', load: () => require('./info') },
   doctor: { summary: 'what the loader finds (LibTorch, binaries, CUDA, threads) and why', load: () => require('./doctor') },
   models: { summary: 'list the model zoo', load: () => require('./models') },
@@ -71,7 +73,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const e = err as Error;
     process.stderr.write(`reviewkd ${command}: error: ${e?.message ?? String(err)}\n`);
-    if (process.env.REVIEWKD_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
+    if (setting('REVIEWKD_DEBUG') !== undefined) process.stderr.write(`${e?.stack ?? ''}\n`);
     return 1;
   }
 }

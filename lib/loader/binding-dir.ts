@@ -2,19 +2,16 @@
 // folder of the user's cache beside a `torch` link to the LibTorch found, so the binary loads with no
 // LD_LIBRARY_PATH and no preloading, wherever LibTorch lives, and the package folder may stay read-only
 // (or sit inside an Electron asar archive, which the copy reads through Electron's fs).
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { cacheKey, fileIdentity } from './hashing';
 import type { FoundLibTorch } from './libtorch-resolution';
+import { BUILD_RECORD_FILE } from './records';
 
 /** Returns the copy of a prebuilt binary that loads against torch, creating it on first use. */
 export function bindPrebuilt(binary: string, torch: FoundLibTorch, cache: string): string {
-  // Keyed by the binary's path, size and time (a stat, not a read of 1.6 MB on every start) and the LibTorch.
-  const stat = fs.statSync(binary);
-  const binaryHash = crypto.createHash('sha256').update(`${path.resolve(binary)}\n${stat.size}\n${stat.mtimeMs}`).digest('hex').slice(0, 16);
-  const torchHash = crypto.createHash('sha256').update(torch.root).digest('hex').slice(0, 10);
-  const dir = path.join(cache, 'bindings', `${binaryHash}-${torchHash}`);
+  const dir = path.join(cache, 'bindings', cacheKey([...fileIdentity(binary), torch.root]));
   const target = path.join(dir, 'reviewkd.node');
   if (isComplete(dir, torch.root)) return target;
 
@@ -23,7 +20,7 @@ export function bindPrebuilt(binary: string, torch: FoundLibTorch, cache: string
   const staging = fs.mkdtempSync(`${dir}.tmp-`);
   try {
     fs.writeFileSync(path.join(staging, 'reviewkd.node'), fs.readFileSync(binary), { mode: 0o755 });
-    fs.copyFileSync(path.join(path.dirname(binary), 'reviewkd-build.json'), path.join(staging, 'reviewkd-build.json'));
+    fs.copyFileSync(path.join(path.dirname(binary), BUILD_RECORD_FILE), path.join(staging, BUILD_RECORD_FILE));
     fs.symlinkSync(torch.root, path.join(staging, 'torch'), 'dir');
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(staging, dir);

@@ -5,12 +5,12 @@
 //                                       CUDA binaries cannot be told apart by node-gyp-build's file tags
 //   <cache>/builds/<variant>-<version>-<hash>/build/Release     built from source on this machine by the
 //                                       loader, one per LibTorch folder
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { cacheKey } from './hashing';
 import type { FoundLibTorch } from './libtorch-resolution';
-import { packageRoot } from './libtorch-resolution';
+import { packageRoot } from './package-info';
 import { type BuildRecord, readBuildRecord } from './records';
 
 /** Where a candidate binary came from. */
@@ -46,8 +46,7 @@ function nodeGypBuildPath(dir: string): string | undefined {
 
 /** The cache folder where the loader builds from source for one LibTorch folder. */
 export function cacheBuildDir(cache: string, torch: FoundLibTorch): string {
-  const hash = crypto.createHash('sha256').update(torch.root).digest('hex').slice(0, 10);
-  return path.join(cache, 'builds', `${torch.variant}-${torch.version.replace(/[^\w.+-]/g, '_')}-${hash}`);
+  return path.join(cache, 'builds', `${torch.variant}-${torch.version.replace(/[^\w.+-]/g, '_')}-${cacheKey([torch.root])}`);
 }
 
 /** Judges one binary against the LibTorch found. */

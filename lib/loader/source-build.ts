@@ -4,12 +4,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 
+import { spawnNodeSync } from './child-node';
 import type { FoundLibTorch } from './libtorch-resolution';
-import { childNode, packageRoot } from './libtorch-resolution';
+import { packageRoot } from './package-info';
+import { flagSetting, setting } from './settings';
 
 /** True unless REVIEWKD_BUILD_FROM_SOURCE=0 forbids building. */
 export function sourceBuildAllowed(): boolean {
-  return !['0', 'false', 'no'].includes(String(process.env.REVIEWKD_BUILD_FROM_SOURCE || '').toLowerCase());
+  return flagSetting('REVIEWKD_BUILD_FROM_SOURCE', true);
 }
 
 /** What is missing for a source build on this machine (an empty list when nothing is). */
@@ -26,7 +28,7 @@ export function missingBuildTools(): string[] {
     return !r.error && r.status === 0;
   };
   if (!works('cmake', ['--version'])) missing.push('cmake');
-  const cxx = process.env.CXX || 'c++';
+  const cxx = setting('CXX') ?? 'c++';
   if (!works(cxx, ['--version'])) missing.push(`a C++ compiler (${cxx})`);
   return missing;
 }
@@ -38,10 +40,8 @@ export function buildFromSource(torch: FoundLibTorch, outDir: string, log: (msg:
       `building from source into ${outDir} (once; a few minutes)`,
   );
   const started = Date.now();
-  const r = spawnSync(childNode(), [path.join(packageRoot(), 'scripts', 'setup.js'), '--native', '--out', outDir], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-  });
+  // A child process: the build is long, its output goes to the terminal, and the caller is synchronous.
+  const r = spawnNodeSync([path.join(__dirname, 'native-build.js'), '--out', outDir], { stdio: ['ignore', 'inherit', 'inherit'] });
   const binary = path.join(outDir, 'build', 'Release', 'reviewkd.node');
   if (r.error || r.status !== 0 || !fs.existsSync(binary)) {
     throw new Error(`the source build failed (${r.error ? r.error.message : `exit ${r.status}`}); its output is above`);

@@ -2,13 +2,12 @@
 // process: a binary that does not fit this machine (a missing library, an ABI mismatch that slipped
 // through, an illegal instruction) then costs a child, not the user's app. A success is remembered in
 // the cache, keyed by the binary's path, size and time and by the LibTorch, so later runs skip the child.
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
 
+import { spawnNodeSync } from './child-node';
+import { cacheKey, fileIdentity } from './hashing';
 import type { FoundLibTorch } from './libtorch-resolution';
-import { childNode } from './libtorch-resolution';
 
 /** What the child saw. */
 export interface TrialResult {
@@ -30,21 +29,14 @@ const CHILD_SCRIPT = [
 ].join('\n');
 
 function stampFile(binary: string, torch: FoundLibTorch, cache: string): string {
-  const stat = fs.statSync(binary);
-  const key = [path.resolve(binary), stat.size, stat.mtimeMs, torch.root, torch.version].join('\n');
-  return path.join(cache, 'verified', `${crypto.createHash('sha256').update(key).digest('hex').slice(0, 24)}.json`);
+  return path.join(cache, 'verified', `${cacheKey([...fileIdentity(binary), torch.root, torch.version])}.json`);
 }
 
 /** Loads binary in a child process (unless a success is remembered) and reports the outcome. */
 export function tryInChild(binary: string, torch: FoundLibTorch, cache: string): TrialResult {
   const stamp = stampFile(binary, torch, cache);
   if (fs.existsSync(stamp)) return { ok: true, message: '', remembered: true };
-  // In Electron, process.execPath is the Electron binary: ELECTRON_RUN_AS_NODE makes it a plain Node.
-  const child = spawnSync(childNode(), ['-e', CHILD_SCRIPT, binary], {
-    encoding: 'utf8',
-    timeout: 120000,
-    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-  });
+  const child = spawnNodeSync(['-e', CHILD_SCRIPT, binary], { timeout: 120000 });
   if (child.error) return { ok: false, message: `the trial process could not run: ${child.error.message}`, remembered: false };
   if (child.status !== 0) {
     const why = child.signal ? `it was killed by ${child.signal}` : `it exited with ${child.status}`;

@@ -1,46 +1,46 @@
-#!/usr/bin/env node
-'use strict';
 // Downloads a wheel (a zip) over HTTPS with a sha256 check, and unpacks part of it, without pip or Python.
 // Used to fetch the pinned torch wheel and unpack LibTorch (torch/lib, torch/include, torch/share,
-// torch/version.py) into the cache. Plain CommonJS, Node >= 20 built-ins plus `yauzl`: it runs before
-// TypeScript is compiled.
+// torch/version.py) into the cache. Node built-ins plus `yauzl` (a maintained streaming zip reader that
+// validates entry sizes and names; the wheel's 114 MB libtorch_cpu.so is inflated as a stream).
 //
-// Library:
-//   downloadFile({ url, destination, sha256, log, timeoutMs, maxRedirects, proxy }) -> {file, sha256, bytes, url}
-//   sha256File(file) -> hex string
-//   extractWheel({ wheel, destination, keep, log }) -> {destination, wheel, entries, bytes}
-// CLI (prints one line of JSON on stdout, progress on stderr; errors: one paragraph on stderr, exit 1):
-//   node scripts/wheel-fetch.js --url URL [--sha256 HEX] --dest DIR [--wheel FILE] [--keep PREFIX ...] [--timeout-ms N]
-//   node scripts/wheel-fetch.js --wheel FILE [--sha256 HEX] --dest DIR [--keep PREFIX ...]
+// It runs as a child process of the loader (pinned-wheel.ts), which is synchronous:
+//   node dist/loader/wheel-fetch.js --url URL [--sha256 HEX] --dest DIR [--wheel FILE] [--keep PREFIX ...] [--timeout-ms N]
+//   node dist/loader/wheel-fetch.js --wheel FILE [--sha256 HEX] --dest DIR [--keep PREFIX ...]
+// It prints one line of JSON on stdout and progress on stderr; an error is one paragraph on stderr, exit 1.
 //
 // Proxies: an https:// URL goes through the http:// proxy named by https_proxy / HTTPS_PROXY (CONNECT
 // tunnel, optional user:password in the proxy URL), unless no_proxy / NO_PROXY names the host
 // (comma-separated host names or domain suffixes, `*` for all). http:// URLs (meant for tests) always go
 // direct. Proxies that need anything else (an https:// proxy, NTLM/Kerberos, PAC files) are not
-// supported here: on such networks use pip (`python3 -m pip download torch==VERSION --no-deps`), which
-// scripts/libtorch.js also knows how to use.
+// supported here: on such networks pip (`python3 -m pip download torch==VERSION --no-deps`), which the
+// loader tries first, is the way.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as fsp from 'fs/promises';
+import * as http from 'http';
+import * as https from 'https';
+import * as net from 'net';
+import * as path from 'path';
+import * as tls from 'tls';
+import { Transform, type Readable } from 'stream';
+import { pipeline } from 'stream/promises';
 
-const crypto = require('crypto');
-const fs = require('fs');
-const fsp = require('fs/promises');
-const http = require('http');
-const https = require('https');
-const net = require('net');
-const path = require('path');
-const tls = require('tls');
-const { Transform } = require('stream');
-const { pipeline } = require('stream/promises');
+import { sha256File } from './hashing';
+import { setting } from './settings';
 
-const DEFAULT_KEEP = ['torch/lib/', 'torch/include/', 'torch/share/', 'torch/version.py'];
+/** What a C++ build needs from a torch wheel. */
+export const DEFAULT_KEEP = ['torch/lib/', 'torch/include/', 'torch/share/', 'torch/version.py'];
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const PROGRESS_INTERVAL_MS = 1000;
 
+type Log = (line: string) => void;
+
 /** Temporary files and folders of work in progress; the CLI removes them on SIGINT/SIGTERM. */
-const pending = new Set();
+const pending = new Set<string>();
 
 const uniqueSuffix = () => `${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
 
-function formatMB(bytes) {
+function formatMB(bytes: number): string {
   const mb = bytes / 1e6;
   return mb < 10 ? mb.toFixed(1) : String(Math.round(mb));
 }
@@ -49,14 +49,14 @@ function formatMB(bytes) {
  * A progress reporter that calls `log` at most about once per second, and (when the total is known) only
  * when at least 5% more is done, or 10 s passed since the last line; `done` always logs.
  */
-function throttle(log, format, total) {
+function throttle(log: Log, format: (amount: number, fraction: number) => string, total: number | null) {
   let lastTime = Date.now();
   let lastFraction = 0;
-  return (amount, done = false) => {
+  return (amount: number, done = false) => {
     const now = Date.now();
-    const fraction = total > 0 ? amount / total : 0;
+    const fraction = total && total > 0 ? amount / total : 0;
     const due = done
-      || (now - lastTime >= PROGRESS_INTERVAL_MS && (!(total > 0) || fraction - lastFraction >= 0.05))
+      || (now - lastTime >= PROGRESS_INTERVAL_MS && (!(total && total > 0) || fraction - lastFraction >= 0.05))
       || now - lastTime >= 10 * PROGRESS_INTERVAL_MS;
     if (!due) return;
     lastTime = now;
@@ -65,13 +65,7 @@ function throttle(log, format, total) {
   };
 }
 
-async function sha256File(file) {
-  const hash = crypto.createHash('sha256');
-  await pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), hash);
-  return hash.digest('hex');
-}
-
-function normalizeSha256(sha256) {
+function normalizeSha256(sha256: string | null | undefined): string | null {
   if (sha256 === undefined || sha256 === null || sha256 === '') return null;
   const hex = String(sha256).trim().toLowerCase().replace(/^sha256[:=]/, '');
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`sha256 must be 64 hexadecimal digits, got ${JSON.stringify(String(sha256))}`);
@@ -81,23 +75,15 @@ function normalizeSha256(sha256) {
 // ---------------------------------------------------------------------------------------------------------
 // Proxy support (https_proxy / HTTPS_PROXY, no_proxy / NO_PROXY)
 
-function envValue(...names) {
-  for (const name of names) {
-    const v = process.env[name];
-    if (v !== undefined && v.trim() !== '') return v.trim();
-  }
-  return null;
-}
-
-function bypassesProxy(hostname, port) {
-  const list = envValue('no_proxy', 'NO_PROXY');
+function bypassesProxy(hostname: string, port: string | number): boolean {
+  const list = setting('NO_PROXY');
   if (!list) return false;
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   for (let entry of list.split(/[\s,]+/)) {
     entry = entry.trim().toLowerCase();
     if (!entry) continue;
     if (entry === '*') return true;
-    let entryPort = null;
+    let entryPort: string | null = null;
     const m = /^(.*?):(\d+)$/.exec(entry);
     if (m && !entry.startsWith('[') && m[1].indexOf(':') === -1) [, entry, entryPort] = m;
     entry = entry.replace(/^\*?\./, '').replace(/^\[|\]$/g, '');
@@ -107,12 +93,12 @@ function bypassesProxy(hostname, port) {
   return false;
 }
 
-/** The proxy URL to use for `target` (a URL), or null. `proxy` overrides the environment (null: none). */
-function proxyFor(target, proxy) {
+/** The proxy URL to use for `target`, or null. `proxy` overrides the environment (null: none). */
+function proxyFor(target: URL, proxy: string | null | undefined): URL | null {
   if (target.protocol !== 'https:') return null;
   let raw = proxy;
   if (raw === undefined) {
-    raw = envValue('https_proxy', 'HTTPS_PROXY');
+    raw = setting('HTTPS_PROXY') ?? null;
     if (raw && bypassesProxy(target.hostname, target.port || 443)) return null;
   }
   if (!raw) return null;
@@ -125,24 +111,17 @@ function proxyFor(target, proxy) {
 }
 
 /** Opens a CONNECT tunnel through `proxy` to target's host:port; resolves with the raw socket. */
-function openTunnel(proxy, target, onRequest) {
+function openTunnel(proxy: URL, target: URL, onRequest: (req: http.ClientRequest) => void): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const port = target.port || 443;
     const hostname = target.hostname.replace(/^\[|\]$/g, '');
     const authority = net.isIPv6(hostname) ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-    const headers = { Host: authority };
+    const headers: Record<string, string> = { Host: authority };
     if (proxy.username || proxy.password) {
       const credentials = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
       headers['Proxy-Authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
     }
-    const req = http.request({
-      host: proxy.hostname.replace(/^\[|\]$/g, ''),
-      port: proxy.port || 80,
-      method: 'CONNECT',
-      path: authority,
-      headers,
-      agent: false,
-    });
+    const req = http.request({ host: proxy.hostname.replace(/^\[|\]$/g, ''), port: proxy.port || 80, method: 'CONNECT', path: authority, headers, agent: false });
     onRequest(req);
     req.once('connect', (res, socket, head) => {
       if (res.statusCode !== 200) {
@@ -161,56 +140,59 @@ function openTunnel(proxy, target, onRequest) {
 // ---------------------------------------------------------------------------------------------------------
 // Download
 
-/**
- * Sends one GET; resolves with {req, res, conn} on response headers. `conn.kick()` restarts the idle
- * timer (connect, waiting for headers, and between body chunks), `conn.stop()` ends it, `conn.error` holds
- * the first failure (a timeout), which is more telling than the 'aborted' error it causes on the response.
- */
-function sendGet(target, { timeoutMs, proxy }) {
+/** One GET in flight: its idle timer and the first failure (a timeout), more telling than 'aborted'. */
+interface Connection {
+  error: (Error & { code?: string }) | null;
+  req: http.ClientRequest | null;
+  tunnelReq: http.ClientRequest | null;
+  timer: NodeJS.Timeout | undefined;
+  gotResponse: boolean;
+  bytes: number;
+  /** Restarts the idle timer (connect, waiting for headers, and between body chunks). */
+  kick(): void;
+  stop(): void;
+}
+
+interface Opened { req: http.ClientRequest; res: http.IncomingMessage; conn: Connection }
+
+/** Sends one GET; resolves on response headers. */
+function sendGet(target: URL, { timeoutMs, proxy }: { timeoutMs: number; proxy: URL | null }): Promise<Opened> {
   return new Promise((resolve, reject) => {
-    const conn = { error: null, req: null, tunnelReq: null, timer: null, gotResponse: false, bytes: 0 };
-    const fail = (err) => {
+    const conn: Connection = {
+      error: null, req: null, tunnelReq: null, timer: undefined, gotResponse: false, bytes: 0,
+      stop: () => clearTimeout(conn.timer),
+      kick: () => {
+        clearTimeout(conn.timer);
+        conn.timer = setTimeout(() => {
+          const err: Error & { code?: string } = new Error(conn.gotResponse
+            ? `the connection stalled: no data for ${timeoutMs} ms`
+            : `no response from ${target.host}${proxy ? ` (through the proxy ${proxy.host})` : ''} within ${timeoutMs} ms`);
+          err.code = 'ETIMEDOUT';
+          if (!conn.error) conn.error = err;
+          if (conn.req) conn.req.destroy(err);
+          if (conn.tunnelReq) conn.tunnelReq.destroy(err);
+          reject(err);
+        }, timeoutMs);
+      },
+    };
+    const fail = (err: Error) => {
       if (!conn.error) conn.error = err;
       conn.stop();
       reject(conn.error);
     };
-    conn.stop = () => clearTimeout(conn.timer);
-    conn.kick = () => {
-      clearTimeout(conn.timer);
-      conn.timer = setTimeout(() => {
-        const err = new Error(conn.gotResponse
-          ? `the connection stalled: no data for ${timeoutMs} ms`
-          : `no response from ${target.host}${proxy ? ` (through the proxy ${proxy.host})` : ''} within ${timeoutMs} ms`);
-        err.code = 'ETIMEDOUT';
-        if (!conn.error) conn.error = err;
-        if (conn.req) conn.req.destroy(err);
-        if (conn.tunnelReq) conn.tunnelReq.destroy(err);
-        reject(err);
-      }, timeoutMs);
-    };
     conn.kick();
 
-    const headers = {
-      'User-Agent': `reviewkd-wheel-fetch (node ${process.version})`,
-      Accept: '*/*',
-      'Accept-Encoding': 'identity',
-    };
-    const start = (socket) => {
-      const mod = target.protocol === 'https:' ? https : http;
-      const options = { method: 'GET', headers };
+    const headers = { 'User-Agent': `reviewkd-wheel-fetch (node ${process.version})`, Accept: '*/*', 'Accept-Encoding': 'identity' };
+    const start = (socket: net.Socket | null) => {
+      const options: https.RequestOptions = { method: 'GET', headers };
       if (socket) {
         const hostname = target.hostname.replace(/^\[|\]$/g, '');
-        const tlsSocket = tls.connect({
-          socket,
-          host: hostname,
-          servername: net.isIP(hostname) ? undefined : hostname,
-          ALPNProtocols: ['http/1.1'],
-        });
+        const tlsSocket = tls.connect({ socket, host: hostname, servername: net.isIP(hostname) ? undefined : hostname, ALPNProtocols: ['http/1.1'] });
         options.createConnection = () => tlsSocket;
       } else {
         options.agent = false;
       }
-      const req = mod.request(target, options);
+      const req = (target.protocol === 'https:' ? https : http).request(target, options);
       conn.req = req;
       req.once('response', (res) => {
         conn.gotResponse = true;
@@ -231,22 +213,23 @@ function sendGet(target, { timeoutMs, proxy }) {
   });
 }
 
-/** GET following redirects; resolves with the 2xx response. */
-async function openFollowingRedirects(url, { timeoutMs, maxRedirects, proxy }) {
+/** GET following redirects (never from https to http); resolves with the 2xx response. */
+async function openFollowingRedirects(url: string, { timeoutMs, maxRedirects, proxy }: { timeoutMs: number; maxRedirects: number; proxy?: string | null }): Promise<Opened & { url: string }> {
   let current = new URL(url);
   for (let hop = 0; ; hop++) {
     if (current.protocol !== 'https:' && current.protocol !== 'http:') {
       throw new Error(`cannot fetch ${current.href}: only https:// (and http://) URLs are supported`);
     }
     const viaProxy = proxyFor(current, proxy);
-    let response;
+    const from = current.href !== url ? ` (redirected from ${url})` : '';
+    let response: Opened;
     try {
       response = await sendGet(current, { timeoutMs, proxy: viaProxy });
     } catch (err) {
-      throw new Error(`GET ${current.href}${current.href !== url ? ` (redirected from ${url})` : ''} failed: ${err.message}`);
+      throw new Error(`GET ${current.href}${from} failed: ${(err as Error).message}`);
     }
     const { req, res, conn } = response;
-    const status = res.statusCode;
+    const status = res.statusCode ?? 0;
     if (REDIRECTS.has(status)) {
       conn.stop();
       res.resume();
@@ -265,7 +248,7 @@ async function openFollowingRedirects(url, { timeoutMs, maxRedirects, proxy }) {
       conn.stop();
       res.resume();
       req.destroy();
-      const err = new Error(`GET ${current.href}${current.href !== url ? ` (redirected from ${url})` : ''}: HTTP ${status} ${res.statusMessage || ''}`.trim());
+      const err: Error & { status?: number } = new Error(`GET ${current.href}${from}: HTTP ${status} ${res.statusMessage || ''}`.trim());
       err.status = status;
       throw err;
     }
@@ -273,12 +256,26 @@ async function openFollowingRedirects(url, { timeoutMs, maxRedirects, proxy }) {
   }
 }
 
+/** Options of downloadFile. */
+export interface DownloadOptions {
+  url: string;
+  destination: string;
+  /** Expected sha256 (hex); a mismatch discards the download. */
+  sha256?: string | null;
+  log?: Log;
+  /** Idle timeout: connect, headers, and between body chunks. */
+  timeoutMs?: number;
+  maxRedirects?: number;
+  /** An http:// proxy URL, null for none; undefined reads HTTPS_PROXY / NO_PROXY. */
+  proxy?: string | null;
+}
+
 /**
  * Downloads url to destination: a temporary file next to it is written while the sha256 is computed,
  * checked against `sha256` (when given), flushed to disk and renamed into place. On any failure the
  * temporary file is removed and nothing is left at destination (an existing destination is untouched).
  */
-async function downloadFile({ url, destination, sha256, log = () => {}, timeoutMs = 30000, maxRedirects = 5, proxy } = {}) {
+export async function downloadFile({ url, destination, sha256, log = () => {}, timeoutMs = 30000, maxRedirects = 5, proxy }: DownloadOptions): Promise<{ file: string; sha256: string; bytes: number; url: string }> {
   if (!url) throw new Error('downloadFile: url is required');
   if (!destination) throw new Error('downloadFile: destination is required');
   if (!(timeoutMs > 0)) throw new Error(`downloadFile: timeoutMs must be a positive number, got ${timeoutMs}`);
@@ -287,10 +284,11 @@ async function downloadFile({ url, destination, sha256, log = () => {}, timeoutM
   await fsp.mkdir(path.dirname(target), { recursive: true });
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${uniqueSuffix()}.part`);
   pending.add(temp);
-  let conn = null;
+  let conn: Connection | null = null;
   try {
     const opened = await openFollowingRedirects(url, { timeoutMs, maxRedirects: Math.max(0, maxRedirects | 0), proxy });
-    conn = opened.conn;
+    const c = opened.conn;
+    conn = c;
     const { res } = opened;
     const lengthHeader = res.headers['content-length'];
     const total = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
@@ -301,29 +299,27 @@ async function downloadFile({ url, destination, sha256, log = () => {}, timeoutM
     log(`reviewkd: downloading ${name}${total ? ` (${formatMB(total)} MB)` : ''} from ${new URL(opened.url).host}`);
     const hash = crypto.createHash('sha256');
     const meter = new Transform({
-      transform(chunk, _encoding, callback) {
+      transform(chunk: Buffer, _encoding, callback) {
         hash.update(chunk);
-        conn.bytes += chunk.length;
-        conn.kick();
-        progress(conn.bytes);
+        c.bytes += chunk.length;
+        c.kick();
+        progress(c.bytes);
         callback(null, chunk);
       },
     });
     try {
       await pipeline(res, meter, fs.createWriteStream(temp, { flags: 'wx', mode: 0o644 }));
     } catch (err) {
-      const reason = conn.error || err;
+      const reason = c.error ?? (err as Error);
       const why = reason.message === 'aborted' ? 'the server closed the connection' : reason.message;
-      throw new Error(`download of ${opened.url} failed after ${conn.bytes}${total ? ` of ${total}` : ''} bytes: ${why}`);
+      throw new Error(`download of ${opened.url} failed after ${c.bytes}${total ? ` of ${total}` : ''} bytes: ${why}`);
     }
-    conn.stop();
-    if (total !== null && conn.bytes !== total) {
-      throw new Error(`download of ${opened.url} was cut short: ${conn.bytes} of ${total} bytes`);
-    }
-    progress(conn.bytes, true);
+    c.stop();
+    if (total !== null && c.bytes !== total) throw new Error(`download of ${opened.url} was cut short: ${c.bytes} of ${total} bytes`);
+    progress(c.bytes, true);
     const actual = hash.digest('hex');
     if (expected && actual !== expected) {
-      throw new Error(`sha256 mismatch for ${url}: expected ${expected}, got ${actual} (${conn.bytes} bytes); the download was discarded`);
+      throw new Error(`sha256 mismatch for ${url}: expected ${expected}, got ${actual} (${c.bytes} bytes); the download was discarded`);
     }
     const fh = await fsp.open(temp, 'r+');
     try {
@@ -332,7 +328,7 @@ async function downloadFile({ url, destination, sha256, log = () => {}, timeoutM
       await fh.close();
     }
     await fsp.rename(temp, target);
-    return { file: target, sha256: actual, bytes: conn.bytes, url: opened.url };
+    return { file: target, sha256: actual, bytes: c.bytes, url: opened.url };
   } catch (err) {
     await fsp.rm(temp, { force: true }).catch(() => {});
     throw err;
@@ -345,16 +341,40 @@ async function downloadFile({ url, destination, sha256, log = () => {}, timeoutM
 // ---------------------------------------------------------------------------------------------------------
 // Extraction
 
-function loadYauzl() {
+/** The part of yauzl's API used here (the package ships no types). */
+interface ZipEntry {
+  fileName: string;
+  versionMadeBy: number;
+  externalFileAttributes: number;
+  relativeOffsetOfLocalHeader: number;
+  compressedSize: number;
+  uncompressedSize: number;
+}
+interface ZipFile {
+  entryCount: number;
+  isOpen: boolean;
+  readEntry(): void;
+  openReadStream(entry: ZipEntry, cb: (err: Error | null, stream: Readable) => void): void;
+  close(): void;
+  on(event: 'entry', cb: (entry: ZipEntry) => void): void;
+  on(event: 'end', cb: () => void): void;
+  on(event: 'error', cb: (err: Error) => void): void;
+}
+interface Yauzl {
+  open(file: string, options: Record<string, boolean>, cb: (err: Error | null, zip: ZipFile) => void): void;
+}
+
+function loadYauzl(): Yauzl {
   try {
-    return require('yauzl');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('yauzl') as Yauzl;
   } catch (err) {
-    throw new Error(`the npm package yauzl is needed to unpack wheels (npm install yauzl): ${err.message}`);
+    throw new Error(`the npm package yauzl is needed to unpack wheels (npm install yauzl): ${(err as Error).message}`);
   }
 }
 
 /** Why a zip member name is unsafe to extract (absolute, drive letter, `..`, backslash, NUL), or null. */
-function unsafeMemberName(name) {
+function unsafeMemberName(name: string): string | null {
   if (name.includes('\0')) return 'a NUL character';
   if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) return 'an absolute path';
   if (name.includes('\\')) return 'a backslash';
@@ -362,11 +382,13 @@ function unsafeMemberName(name) {
   return null;
 }
 
+type ZipItem = { entry: ZipEntry } | { end: true } | { error: Error };
+
 /** Pulls entries one at a time from a yauzl zipfile opened with lazyEntries. */
-function entryReader(zip) {
-  let waiting = null;
-  const queue = [];
-  const deliver = (item) => {
+function entryReader(zip: ZipFile): () => Promise<ZipItem> {
+  let waiting: ((item: ZipItem) => void) | null = null;
+  const queue: ZipItem[] = [];
+  const deliver = (item: ZipItem) => {
     if (waiting) {
       const w = waiting;
       waiting = null;
@@ -380,7 +402,7 @@ function entryReader(zip) {
   zip.on('error', (error) => deliver({ error }));
   return () => new Promise((resolve) => {
     if (queue.length) {
-      resolve(queue.shift());
+      resolve(queue.shift() as ZipItem);
       return;
     }
     waiting = resolve;
@@ -389,26 +411,28 @@ function entryReader(zip) {
 }
 
 /** Puts `staging` at `destination`, replacing what is there (moved aside first, then removed). */
-async function replaceDirectory(staging, destination) {
+async function replaceDirectory(staging: string, destination: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await fsp.rename(staging, destination);
       return;
     } catch (err) {
-      if (!['ENOTEMPTY', 'EEXIST', 'ENOTDIR', 'EISDIR', 'EPERM'].includes(err.code) || attempt >= 3) throw err;
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (!['ENOTEMPTY', 'EEXIST', 'ENOTDIR', 'EISDIR', 'EPERM'].includes(code) || attempt >= 3) throw err;
     }
     const old = path.join(path.dirname(destination), `.${path.basename(destination)}.old-${uniqueSuffix()}`);
     try {
       await fsp.rename(destination, old);
     } catch (err) {
-      if (err.code !== 'ENOENT') throw err; // someone else removed it meanwhile: just retry
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // someone else removed it meanwhile: just retry
     }
     pending.add(old);
     try {
       await fsp.rename(staging, destination);
       return;
     } catch (err) {
-      if (!['ENOTEMPTY', 'EEXIST'].includes(err.code) || attempt >= 3) throw err; // another process won the race
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (!['ENOTEMPTY', 'EEXIST'].includes(code) || attempt >= 3) throw err; // another process won the race
     } finally {
       await fsp.rm(old, { recursive: true, force: true });
       pending.delete(old);
@@ -416,12 +440,22 @@ async function replaceDirectory(staging, destination) {
   }
 }
 
+/** Options of extractWheel. */
+export interface ExtractOptions {
+  wheel: string;
+  destination: string;
+  /** Member name prefixes to unpack (default DEFAULT_KEEP). */
+  keep?: string[];
+  log?: Log;
+}
+
 /**
  * Unpacks the members of `wheel` whose names start with one of `keep` into a staging folder next to
- * destination (executable bits kept, unsafe names refused), writes `.complete` (holding the wheel's file
- * name), then swaps the staging folder in for destination. Nothing is left behind on failure.
+ * destination (executable bits kept, unsafe names and symbolic links refused), writes `.complete`
+ * (holding the wheel's file name), then swaps the staging folder in for destination. Nothing is left
+ * behind on failure.
  */
-async function extractWheel({ wheel, destination, keep = DEFAULT_KEEP, log = () => {} } = {}) {
+export async function extractWheel({ wheel, destination, keep = DEFAULT_KEEP, log = () => {} }: ExtractOptions): Promise<{ destination: string; wheel: string; entries: number; bytes: number }> {
   if (!wheel) throw new Error('extractWheel: wheel is required');
   if (!destination) throw new Error('extractWheel: destination is required');
   if (!Array.isArray(keep) || keep.length === 0 || keep.some((k) => typeof k !== 'string' || k === '')) {
@@ -434,20 +468,20 @@ async function extractWheel({ wheel, destination, keep = DEFAULT_KEEP, log = () 
   await fsp.mkdir(path.dirname(target), { recursive: true });
   const staging = path.join(path.dirname(target), `.${path.basename(target)}.staging-${uniqueSuffix()}`);
 
-  let zip;
-  let wheelSize;
+  let zip: ZipFile;
+  let wheelSize: number;
   try {
     wheelSize = (await fsp.stat(wheelPath)).size;
-    zip = await new Promise((resolve, reject) => {
+    zip = await new Promise<ZipFile>((resolve, reject) => {
       yauzl.open(wheelPath, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true }, (err, z) => (err ? reject(err) : resolve(z)));
     });
   } catch (err) {
-    throw new Error(`cannot open ${wheelPath} as a zip file: ${err.message}`);
+    throw new Error(`cannot open ${wheelPath} as a zip file: ${(err as Error).message}`);
   }
 
   pending.add(staging);
-  const made = new Set();
-  const ensureDir = async (dir) => {
+  const made = new Set<string>();
+  const ensureDir = async (dir: string) => {
     if (made.has(dir)) return;
     await fsp.mkdir(dir, { recursive: true });
     made.add(dir);
@@ -460,7 +494,7 @@ async function extractWheel({ wheel, destination, keep = DEFAULT_KEEP, log = () 
   // (libtorch_cpu.so is 114 of the 191 MB) still shows progress while it is inflated.
   const progress = throttle(log, (_position, fraction) => `reviewkd: unpacking ${wheelName} ${Math.floor(fraction * 100)}% `
     + `(${index} of ${count} entries read, ${entries} unpacked, ${formatMB(bytes)} MB written)`, wheelSize);
-  const positionOf = (entry, written) => Math.min(wheelSize, entry.relativeOffsetOfLocalHeader
+  const positionOf = (entry: ZipEntry, written: number) => Math.min(wheelSize, entry.relativeOffsetOfLocalHeader
     + (entry.uncompressedSize > 0 ? Math.round(entry.compressedSize * (written / entry.uncompressedSize)) : entry.compressedSize));
   try {
     await fsp.mkdir(staging);
@@ -469,13 +503,13 @@ async function extractWheel({ wheel, destination, keep = DEFAULT_KEEP, log = () 
     const next = entryReader(zip);
     for (;;) {
       const item = await next();
-      if (item.error) {
+      if ('error' in item) {
         const unsafe = /invalid relative path|absolute path|invalid characters/.test(item.error.message);
         throw new Error(unsafe
           ? `refusing to unpack ${wheelPath}: it holds an unsafe member name (${item.error.message}); names must stay inside the destination folder`
           : `${wheelPath} is not a valid zip file: ${item.error.message}`);
       }
-      if (item.end) break;
+      if ('end' in item) break;
       const { entry } = item;
       index++;
       const name = entry.fileName;
@@ -493,11 +527,11 @@ async function extractWheel({ wheel, destination, keep = DEFAULT_KEEP, log = () 
           await ensureDir(out);
         } else {
           await ensureDir(path.dirname(out));
-          const stream = await new Promise((resolve, reject) => {
+          const stream = await new Promise<Readable>((resolve, reject) => {
             zip.openReadStream(entry, (err, s) => (err ? reject(err) : resolve(s)));
           });
           let written = 0;
-          stream.on('data', (chunk) => {
+          stream.on('data', (chunk: Buffer) => {
             written += chunk.length;
             bytes += chunk.length;
             progress(positionOf(entry, written));
@@ -505,7 +539,7 @@ async function extractWheel({ wheel, destination, keep = DEFAULT_KEEP, log = () 
           try {
             await pipeline(stream, fs.createWriteStream(out, { mode: unixMode & 0o111 ? 0o755 : 0o644 }));
           } catch (err) {
-            throw new Error(`unpacking ${name} from ${wheelPath} failed: ${err.message}`);
+            throw new Error(`unpacking ${name} from ${wheelPath} failed: ${(err as Error).message}`);
           }
           entries++;
         }
@@ -527,18 +561,20 @@ async function extractWheel({ wheel, destination, keep = DEFAULT_KEEP, log = () 
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// CLI
+// The child-process entry
 
 const USAGE = `usage:
-  node scripts/wheel-fetch.js --url URL [--sha256 HEX] --dest DIR [--wheel FILE] [--keep PREFIX ...] [--timeout-ms N]
-  node scripts/wheel-fetch.js --wheel FILE [--sha256 HEX] --dest DIR [--keep PREFIX ...]
+  node dist/loader/wheel-fetch.js --url URL [--sha256 HEX] --dest DIR [--wheel FILE] [--keep PREFIX ...] [--timeout-ms N]
+  node dist/loader/wheel-fetch.js --wheel FILE [--sha256 HEX] --dest DIR [--keep PREFIX ...]
 With --url and --wheel the download is kept at FILE (and reused when its sha256 already matches); with
 --url alone it goes to a temporary folder next to DIR and is removed after unpacking. Prints
 {"ok":true,"dest":...,"wheel":...} on stdout; progress goes to stderr.`;
 
-function parseArgs(argv) {
-  const opts = { keep: [] };
-  const valueOf = (i, flag) => {
+interface CliOptions { url?: string; sha256?: string; dest?: string; wheel?: string; timeoutMs?: number; keep: string[]; help?: boolean }
+
+function parseArgs(argv: string[]): CliOptions {
+  const opts: CliOptions = { keep: [] };
+  const valueOf = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
     return v;
@@ -572,24 +608,24 @@ function parseArgs(argv) {
   return opts;
 }
 
-function wheelNameFromUrl(url) {
+function wheelNameFromUrl(url: string): string {
   const base = decodeURIComponent(path.posix.basename(new URL(url).pathname));
   if (!base || base === '/' || base === '.' || base === '..' || base.includes('/') || base.includes('\\')) return 'download.whl';
   return base;
 }
 
-async function cli(argv) {
+async function cli(argv: string[]): Promise<void> {
   const opts = parseArgs(argv);
   if (opts.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const log = (line) => process.stderr.write(`${line}\n`);
-  const dest = path.resolve(opts.dest);
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const dest = path.resolve(opts.dest as string);
   const keep = opts.keep.length ? opts.keep : DEFAULT_KEEP;
   const expected = normalizeSha256(opts.sha256);
   let wheel = opts.wheel ? path.resolve(opts.wheel) : null;
-  let tempDir = null;
+  let tempDir: string | null = null;
   let downloaded = false;
   try {
     if (opts.url) {
@@ -598,7 +634,7 @@ async function cli(argv) {
         pending.add(tempDir);
         wheel = path.join(tempDir, wheelNameFromUrl(opts.url));
       }
-      const reusable = !tempDir && expected && fs.existsSync(wheel) && (await sha256File(wheel)) === expected;
+      const reusable = !tempDir && expected && fs.existsSync(wheel) && sha256File(wheel) === expected;
       if (reusable) {
         log(`reviewkd: ${wheel} is already here (sha256 matches)`);
       } else {
@@ -606,10 +642,10 @@ async function cli(argv) {
         downloaded = true;
       }
     } else if (expected) {
-      const actual = await sha256File(wheel);
+      const actual = sha256File(wheel as string);
       if (actual !== expected) throw new Error(`sha256 mismatch for ${wheel}: expected ${expected}, got ${actual}`);
     }
-    await extractWheel({ wheel, destination: dest, keep, log });
+    await extractWheel({ wheel: wheel as string, destination: dest, keep, log });
   } finally {
     if (tempDir) {
       await fsp.rm(tempDir, { recursive: true, force: true });
@@ -620,7 +656,7 @@ async function cli(argv) {
 }
 
 if (require.main === module) {
-  const onSignal = (signal, code) => () => {
+  const onSignal = (signal: string, code: number) => () => {
     for (const p of pending) {
       try {
         fs.rmSync(p, { recursive: true, force: true });
@@ -635,11 +671,9 @@ if (require.main === module) {
   process.on('SIGTERM', onSignal('SIGTERM', 143));
   cli(process.argv.slice(2)).then(() => {
     process.exitCode = 0;
-  }, (err) => {
-    const message = String((err && err.message) || err).replace(/\s*\n\s*/g, ' ').trim();
+  }, (err: unknown) => {
+    const message = String((err as Error)?.message ?? err).replace(/\s*\n\s*/g, ' ').trim();
     process.stderr.write(`reviewkd: wheel-fetch: ${message}\n`);
     process.exitCode = 1;
   });
 }
-
-module.exports = { downloadFile, sha256File, extractWheel, DEFAULT_KEEP };

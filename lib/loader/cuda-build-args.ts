@@ -1,17 +1,18 @@
-'use strict';
-// The extra CMake settings a build against a CUDA LibTorch needs, shared by the set-up (a user's
-// source build against a pip-installed CUDA torch) and the CI compile check:
-//   - the CUDA toolkit (nvcc): CUDA_HOME, else /usr/local/cuda, else nvcc on PATH;
+// The extra CMake settings a build against a CUDA LibTorch needs, shared by a user's source build against
+// a pip-installed CUDA torch and the CI compile check:
+//   - the CUDA toolkit (nvcc): CUDA_HOME, else CUDA_PATH, else /usr/local/cuda, else nvcc on PATH;
 //   - libnvrtc: torch's CMake config asks for it, and a pip-installed torch has it in the nvidia-* wheels
 //     beside torch in site-packages, where CMake does not look (override: CUDA_nvrtc_LIBRARY);
-//   - TORCH_CUDA_ARCH_LIST: only needed when no GPU is visible at build time (taken from the environment).
-const fs = require('fs');
-const path = require('path');
-const { spawnSync } = require('child_process');
+//   - TORCH_CUDA_ARCH_LIST: only needed when no GPU is visible at build time (read by torch's CMake).
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+
+import { setting } from './settings';
 
 /** The first file under dir (depth-first) whose name matches pattern, or null. */
-function findFile(dir, pattern, depth = 6) {
-  let entries;
+export function findFile(dir: string, pattern: RegExp, depth = 6): string | null {
+  let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch {
@@ -30,31 +31,34 @@ function findFile(dir, pattern, depth = 6) {
 }
 
 /** The CUDA toolkit root holding bin/nvcc, or null. */
-function findCudaToolkit() {
-  const candidates = [process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda'].filter(Boolean);
+export function findCudaToolkit(): string | null {
+  const candidates = [setting('CUDA_HOME'), '/usr/local/cuda'].filter((d): d is string => !!d);
   for (const dir of candidates) if (fs.existsSync(path.join(dir, 'bin', 'nvcc'))) return dir;
   const which = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' });
   if (which.status === 0 && which.stdout.trim()) return path.dirname(path.dirname(fs.realpathSync(which.stdout.trim())));
   return null;
 }
 
-/**
- * cmake-js arguments (--CD...) and PATH additions for a CUDA LibTorch at torchRoot. Throws with the fix
- * when nvcc is missing.
- */
-function cudaBuildArgs(torchRoot) {
+/** cmake-js arguments (--CD...) and the PATH addition for a CUDA LibTorch at torchRoot. */
+export interface CudaBuildArgs {
+  args: string[];
+  pathPrefix: string;
+  toolkit: string;
+  nvrtc: string | null;
+}
+
+/** The CUDA build settings for the LibTorch at torchRoot; throws with the fix when nvcc is missing. */
+export function cudaBuildArgs(torchRoot: string): CudaBuildArgs {
   const toolkit = findCudaToolkit();
   if (!toolkit) {
     throw new Error(
       'building against a CUDA LibTorch needs the CUDA toolkit (nvcc), and none was found in CUDA_HOME, /usr/local/cuda or on PATH. ' +
         "Install the toolkit whose major version matches torch's CUDA (python3 -c 'import torch; print(torch.version.cuda)'), " +
-        'e.g. `sudo apt-get install cuda-toolkit-13-0` from NVIDIA\'s repository, or set CUDA_HOME.',
+        "e.g. `sudo apt-get install cuda-toolkit-13-0` from NVIDIA's repository, or set CUDA_HOME.",
     );
   }
   const args = [`--CDCUDAToolkit_ROOT=${toolkit}`];
-  const nvrtc = process.env.CUDA_nvrtc_LIBRARY || findFile(path.join(torchRoot, '..', 'nvidia'), /^libnvrtc\.so\.\d+$/);
+  const nvrtc = setting('CUDA_nvrtc_LIBRARY') ?? findFile(path.join(torchRoot, '..', 'nvidia'), /^libnvrtc\.so\.\d+$/);
   if (nvrtc) args.push(`--CDCUDA_nvrtc_LIBRARY=${nvrtc}`);
   return { args, pathPrefix: path.join(toolkit, 'bin'), toolkit, nvrtc };
 }
-
-module.exports = { cudaBuildArgs, findCudaToolkit, findFile };

@@ -1,0 +1,81 @@
+// Every environment setting the loader, the wheel fetch and the source build read, in one table: `doctor`
+// lists them all from here, docs/install.md explains them, and the code reads them only through the
+// helpers below (one spelling of "on"/"off", one place for the Node used by helper processes).
+import * as os from 'os';
+import * as path from 'path';
+
+/** One environment variable the package reads on a user's machine. */
+export interface Setting {
+  name: string;
+  /** What it changes, for `reviewkd doctor` and errors. */
+  doc: string;
+  /** The variables read, first set wins (default: just `name`); e.g. curl's lower-case proxy names. */
+  readFrom?: string[];
+}
+
+/** Every setting, grouped by the step that reads it (the order `doctor` prints them in). */
+export const SETTINGS: readonly Setting[] = [
+  { name: 'LIBTORCH', doc: 'a LibTorch folder (include/, lib/, share/cmake/Torch) to use before any other' },
+  { name: 'PYTHON', doc: "the Python whose torch package is tried second, and that runs pip (default python3)" },
+  { name: 'REVIEWKD_PYTHON_TORCH', doc: "0 skips python3's torch (use the pinned wheel and the prebuilt binary)" },
+  { name: 'REVIEWKD_CACHE', doc: 'the cache folder (default $XDG_CACHE_HOME/reviewkd or ~/.cache/reviewkd)' },
+  { name: 'XDG_CACHE_HOME', doc: 'the base of the default cache folder' },
+  { name: 'REVIEWKD_OFFLINE', doc: '1 never fetches the pinned torch wheel' },
+  { name: 'REVIEWKD_TORCH_WHEEL', doc: 'a local copy of the pinned torch wheel (checked against its sha256)' },
+  { name: 'REVIEWKD_TORCH_INDEX', doc: 'the package index pip is pointed at for the CPU torch wheel' },
+  { name: 'REVIEWKD_PIP_RETRIES', doc: "pip's --retries when fetching the wheel (default 2)" },
+  { name: 'REVIEWKD_TORCH_WHEEL_URL', doc: 'the URL of the direct download, the last way to get the wheel' },
+  { name: 'HTTPS_PROXY', doc: 'an http:// proxy for the direct download (https_proxy first)', readFrom: ['https_proxy', 'HTTPS_PROXY'] },
+  { name: 'NO_PROXY', doc: 'hosts the direct download reaches without the proxy (no_proxy first)', readFrom: ['no_proxy', 'NO_PROXY'] },
+  { name: 'REVIEWKD_BUILD_FROM_SOURCE', doc: '0 forbids building the addon from source when no binary fits' },
+  { name: 'CXX', doc: 'the C++ compiler of a source build (default c++)' },
+  { name: 'CUDA_HOME', doc: 'the CUDA toolkit of a source build against a CUDA LibTorch (else CUDA_PATH)', readFrom: ['CUDA_HOME', 'CUDA_PATH'] },
+  { name: 'CUDA_nvrtc_LIBRARY', doc: 'libnvrtc for a CUDA source build, when it is not beside torch' },
+  { name: 'TORCH_CUDA_ARCH_LIST', doc: 'the GPU architectures a CUDA source build compiles for (needed without a GPU)' },
+  { name: 'REVIEWKD_NODE', doc: 'the Node binary for helper processes (Electron apps whose RunAsNode fuse is off)' },
+  { name: 'REVIEWKD_SKIP_INSTALL', doc: "1 makes npm's install step do nothing (the same work then happens on first use)" },
+  { name: 'REVIEWKD_DEBUG', doc: 'set: the CLI prints the stack trace of an unexpected error' },
+];
+
+const BY_NAME = new Map(SETTINGS.map((s) => [s.name, s]));
+
+/** The value of a setting, or undefined when unset or blank. Names outside SETTINGS are a programming error. */
+export function setting(name: string): string | undefined {
+  const entry = BY_NAME.get(name);
+  if (!entry) throw new Error(`internal: ${name} is not in SETTINGS (lib/loader/settings.ts)`);
+  for (const variable of entry.readFrom ?? [name]) {
+    const value = process.env[variable];
+    if (value !== undefined && value.trim() !== '') return value.trim();
+  }
+  return undefined;
+}
+
+/**
+ * A yes/no setting: true for 1/true/yes/on, false for 0/false/no/off, `fallback` when unset. Anything else
+ * is an error naming the setting, so a typo never silently means "off".
+ */
+export function flagSetting(name: string, fallback: boolean): boolean {
+  const value = setting(name);
+  if (value === undefined) return fallback;
+  const v = value.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new Error(`${name}=${value} is not understood: use 1 or 0`);
+}
+
+/** The settings that are set, as NAME → value (what `doctor` prints). */
+export function settingsInEffect(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { name } of SETTINGS) {
+    const value = setting(name);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/** The per-user cache: LibTorch unpacked from the wheel, bindings, source builds, trial results. */
+export function cacheRoot(): string {
+  const own = setting('REVIEWKD_CACHE');
+  if (own) return path.resolve(own);
+  return path.join(setting('XDG_CACHE_HOME') ?? path.join(os.homedir(), '.cache'), 'reviewkd');
+}
