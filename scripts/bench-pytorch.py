@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch eager timing of the ReviewKD CIFAR distillation step, for comparison with `npm run bench`.
 
-A timing model written from ../shared/reviewkd-spec.md (not the reference code): the CIFAR ResNet teacher
+A timing model written from the ReviewKD paper and docs/models.md (not the reference code): the CIFAR ResNet teacher
 (eval BN, no grad, pre-activation stage features) and student (post-ReLU stage features), the ABF review
 head (mid channels = min(512, C of the pooled student feature)), HCL with levels 4, 2, 1, cross-entropy,
 SGD with Nesterov momentum and weight decay. Synthetic data, no augmentation, no data loading.

@@ -3,7 +3,7 @@
 const assert = require('assert');
 const rk = require('..');
 
-/** det(shape, a, b): sin(a*k + b) at row-major flat index k, float64 (reviewkd-spec.md section 9). */
+/** det(shape, a, b): sin(a*k + b) at row-major flat index k, float64 (the input of the golden values). */
 function det(shape, a, b, dtype = 'float64') {
   const n = shape.reduce((x, y) => x * y, 1);
   const d = new Float64Array(n);

@@ -168,7 +168,7 @@ const V = {
 const cifar3 = (a, b, c) => [[a, 32, 32], [b, 16, 16], [c, 8, 8], [c, 1, 1]];
 const imagenet4 = (a, b, c, d) => [[a, 56, 56], [b, 28, 28], [c, 14, 14], [d, 7, 7], [d, 1, 1]];
 
-// name -> [expected parameters, feature shapes of reviewkd-spec.md section 4 (C, H, W), post-activation is non-negative]
+// name -> [expected parameters, feature shapes of docs/models.md (C, H, W), post-activation is non-negative]
 const EXPECTED = {
   resnet8: [cifarResNetParams(8, [16, 16, 32, 64]), cifar3(16, 32, 64), true],
   resnet14: [cifarResNetParams(14, [16, 16, 32, 64]), cifar3(16, 32, 64), true],

@@ -1,5 +1,5 @@
 'use strict';
-// The golden values of reviewkd-spec.md section 9 (computed with the reference ABF/HCL, float64).
+// Golden values computed with the authors' reference ABF/HCL code (float64, CPU).
 const assert = require('assert');
 const rk = require('..');
 const { det, probe, assertRel } = require('./helpers');

@@ -1,4 +1,4 @@
-// ABF (attention-based fusion), one level of the review head. See reviewkd-spec.md section 2.
+// ABF (attention-based fusion), one level of the review head. See the ReviewKD paper (Chen et al., CVPR 2021), Sec. 3.
 import { Module } from '../module';
 import { native } from '../native';
 import { Tensor } from '../tensor';

@@ -1,5 +1,5 @@
 // The review head: ABF modules that map student stage features onto the teacher's, built from feature
-// shapes (no hand-typed channel tables). See reviewkd-spec.md sections 1.2 and 8.
+// shapes (no hand-typed channel tables). See the ReviewKD paper (Chen et al., CVPR 2021), Sec. 3, and docs/models.md.
 import { hcl } from '../losses';
 import { Module } from '../module';
 import { native } from '../native';

@@ -1,5 +1,5 @@
-// rk.recipes: the paper's CIFAR-100 set-ups as named recipes (reviewkd-spec.md sections 4.1, 5.1, 6.1,
-// 6.2), each with the published numbers it should reproduce. λ comes from the training engine's table
+// rk.recipes: the paper's CIFAR-100 set-ups as named recipes (the ReviewKD paper,
+// Chen et al., CVPR 2021, and the authors' CIFAR-100 scripts), each with the published numbers it should reproduce. λ comes from the training engine's table
 // (lib/train/recipes.ts, REVIEWKD_LAMBDA) wherever the reference publishes one, so the two never drift.
 import type { Method } from '../train/trainer';
 import { REVIEWKD_LAMBDA, defaultLr } from '../train/recipes';
@@ -15,7 +15,7 @@ export interface PaperNumbers {
   crd?: number;
   ofd?: number;
   reviewkd: number;
-  /** Where the numbers come from (spec section and source). */
+  /** Where the numbers come from (the paper and its table). */
   source: string;
 }
 
@@ -48,15 +48,15 @@ export interface Recipe {
    * statistics: recipes set 'batch' to reproduce it (the library default is 'eval').
    */
   teacherBN?: 'batch' | 'eval';
-  /** Published numbers: the column of section 6.1/6.2 (distill), or the model's row value (train). */
+  /** Published numbers: the pair's column of the paper's CIFAR-100 tables (distill), or the model's row value (train). */
   paper?: PaperNumbers;
   /** The top-1 this recipe's run is compared with in reports. */
   paperTop1?: number;
-  /** Runnable in the official code? Some reference branches are not (spec 4.1, issue #24). */
+  /** Runnable in the official code? Some reference branches are not (the VGG/MobileNetV2 branches; the authors' repository, issue #24). */
   note?: string;
 }
 
-/** The CIFAR-100 recipe of spec section 5.1 shared by every recipe. */
+/** The CIFAR-100 training recipe of the authors' scripts, shared by every recipe. */
 const CIFAR100_BASE = Object.freeze({
   dataset: 'cifar100' as const,
   epochs: 240,
@@ -68,15 +68,15 @@ const CIFAR100_BASE = Object.freeze({
 });
 
 /**
- * λ for pairs the reference never published (its VGG/MobileNetV2 branches are not runnable, spec 4.1):
+ * λ for pairs the reference never published (its VGG/MobileNetV2 branches are not runnable):
  * 5.0, the value the reference uses for its other 4-5 level cross-width and cross-architecture pairs
  * (WRN, ShuffleNetV1, resnet8x4). A user reported R50 → MobileNetV2 69.88 with λ=30 but also a
  * different lr and batch (mdistiller#39), so that value is not adopted for the 240-epoch recipe.
  */
 export const CHOSEN_LAMBDA = 5.0;
 
-const S61 = 'reviewkd-spec.md 6.1 (CIFAR-100, same architecture style)';
-const S62 = 'reviewkd-spec.md 6.2 (CIFAR-100, different architecture styles)';
+const S61 = 'Chen et al., CVPR 2021, CIFAR-100 results (same architecture style)';
+const S62 = 'Chen et al., CVPR 2021, CIFAR-100 results (different architecture styles)';
 
 /** [teacher, student, paper numbers, note?] for every distillation pair. */
 const PAIRS: [string, string, PaperNumbers, string?][] = [
@@ -140,7 +140,7 @@ function baselineRecipes(): Recipe[] {
 const RECIPES: readonly Recipe[] = Object.freeze([...PAIRS.map(distillRecipe), ...baselineRecipes()].map((r) => Object.freeze(r)));
 
 /**
- * Every recipe: the distillation pairs of spec 4.1/6.1/6.2 ('cifar100/<teacher>-<student>', method
+ * Every recipe: the distillation pairs of the paper's CIFAR-100 tables ('cifar100/<teacher>-<student>', method
  * reviewkd) and the baseline runs that make their teachers ('cifar100/<model>', method vanilla).
  * @example rk.recipes.list().filter((r) => r.kind === 'distill').map((r) => r.name)
  */

@@ -1,4 +1,4 @@
-// Defaults of the paper's CIFAR-100 pairs (reviewkd-spec.md sections 4.1 and 5.1), in one table.
+// Defaults of the paper's CIFAR-100 pairs (the authors' CIFAR-100 scripts for the ReviewKD paper, Chen et al., CVPR 2021), in one table.
 
 export interface PairDefaults {
   /** λ of the review loss. */

@@ -31,7 +31,7 @@ struct DistillerOptions {
   // Teacher BatchNorm: false = running statistics (eval, the default); true = batch statistics (the
   // reference CIFAR code leaves the teacher in train mode, which also updates its running statistics).
   TORCH_ARG(bool, teacherBatchStats) = false;
-  // Features before the last activation of each stage (reviewkd-spec.md section 4): the reference
+  // Features before the last activation of each stage (docs/models.md, per family): the reference
   // takes the teacher's before it and the student's after it.
   TORCH_ARG(bool, teacherPreact) = true;
   TORCH_ARG(bool, studentPreact) = false;

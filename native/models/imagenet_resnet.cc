@@ -3,7 +3,7 @@
 // torchvision (state_dict -> safetensors) load unchanged.
 // Features: each stage's last block output at 56/28/14/7 px for 224x224 inputs. preact=false gives the
 // post-ReLU maps, which is what the official ReviewKD ImageNet code effectively distills (its in-place
-// ReLU overwrites the pre-activation); preact=true gives the true pre-ReLU residual sums (spec 8.3).
+// ReLU overwrites the pre-activation); preact=true gives the true pre-ReLU residual sums.
 #include "models/model_factories.h"
 #include "models/residual_blocks.h"
 

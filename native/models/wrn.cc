@@ -2,7 +2,7 @@
 // conv1, block{1,2,3}.layer.{i}.{bn1,conv1,bn2,conv2,convShortcut}, bn1, fc.
 // Stage features are the raw residual sums of each block group (no BN, no ReLU). Their pre-activation
 // is the *next* BatchNorm applied to them without ReLU: block2's first bn1, block3's first bn1 and the
-// final bn1 (spec 4.1). That BatchNorm runs once and its output feeds both the feature and the next
+// final bn1 (as the authors' CIFAR-100 code does). That BatchNorm runs once and its output feeds both the feature and the next
 // block, so in training mode the running statistics update once per forward (the reference calls it a
 // second time for the feature, updating them twice).
 #include "models/layers.h"

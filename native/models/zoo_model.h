@@ -11,7 +11,7 @@ namespace rk {
 struct ModelOutput {
   torch::Tensor logits;  // N x numClasses
   // The stage features, shallow to deep, stem excluded, followed by the globally pooled last feature
-  // as an N x C x 1 x 1 map (see reviewkd-spec.md section 4 for each family's stages).
+  // as an N x C x 1 x 1 map (docs/models.md lists each family's stages).
   std::vector<torch::Tensor> features;
 };
 

@@ -1,4 +1,4 @@
-// ABF, the attention-based fusion module of ReviewKD (reviewkd-spec.md section 2).
+// ABF, the attention-based fusion module of ReviewKD (Chen et al., CVPR 2021, Sec. 3).
 #pragma once
 #include <optional>
 #include <utility>

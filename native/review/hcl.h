@@ -1,4 +1,4 @@
-// HCL, the hierarchical context loss of ReviewKD (reviewkd-spec.md section 3).
+// HCL, the hierarchical context loss of ReviewKD (Chen et al., CVPR 2021, Sec. 3).
 #pragma once
 #include <vector>
 

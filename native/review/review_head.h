@@ -1,7 +1,7 @@
 // The review head: the student-side modules that turn student stage features into predictions of the
-// teacher's features (reviewkd-spec.md sections 1.2 and 8). The default variant is the paper's final
+// teacher's features (Chen et al., CVPR 2021, Sec. 3). The default variant is the paper's final
 // design: a residual chain of ABFs run deep to shallow. The other variants are the ablations of
-// sections 1.1 / 6.5 so the paper's ablation table can be reproduced.
+// the paper's Fig. 2 and its ablation study, so that table can be reproduced.
 #pragma once
 #include <optional>
 #include <string>

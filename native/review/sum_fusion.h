@@ -1,4 +1,4 @@
-// The fusion of the "review mechanism without residual learning" ablation (reviewkd-spec.md 1.1 Fig. 2b,
+// The fusion of the "review mechanism without residual learning" ablation (Chen et al., CVPR 2021, Fig. 2b,
 // and the reproduction's "RM only" row): for one teacher level, every same-or-deeper student feature goes
 // through its own 1x1 conv + BN, is nearest-resized to the shallowest of them, and the maps are summed;
 // the sum is resized to the teacher's size and a 3x3 conv + BN maps it to the teacher's channels.

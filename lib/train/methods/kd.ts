@@ -10,5 +10,5 @@ export const method: MethodPlugin = {
   weight: { default: 1, doc: 'weight of the KD term' },
   warmup: false,
   params: [{ key: 'temperature', type: 'number', default: 4, min: 0.01, max: 1000, doc: 'KD temperature' }],
-  defaultsSource: 'T 4 and weight 1: the ReviewKD/CRD CIFAR code (reviewkd-spec.md)',
+  defaultsSource: 'T 4 and weight 1: the ReviewKD and CRD CIFAR-100 code',
 };

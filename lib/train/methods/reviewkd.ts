@@ -19,7 +19,7 @@ export const method: MethodPlugin = {
     { key: 'variant', type: 'string', default: 'residual', choices: ['residual', 'no-attention', 'no-residual', 'naive'], doc: 'review head: the paper\'s residual ABF chain or an ablation' },
     { key: 'midChannels', type: 'int', default: 0, min: 0, max: 65536, doc: 'channels of the fused maps (0 = min(512, deepest student channels))' },
   ],
-  defaultsSource: 'reviewkd-spec.md: λ per pair from the reference scripts, HCL levels [4, 2, 1], warm-up 20 epochs',
+  defaultsSource: 'the authors\' CIFAR-100 scripts (ReviewKD, CVPR 2021): λ per pair, HCL levels [4, 2, 1], warm-up 20 epochs',
   validate: (ctx) => {
     if (ctx.studentShapes.length !== ctx.teacherShapes.length) {
       throw new RangeError(`the review head pairs features level by level, but the student (${ctx.student}) gives ${ctx.studentShapes.length} and the teacher (${ctx.teacher}) ${ctx.teacherShapes.length}`);

@@ -1,7 +1,7 @@
 // ReviewKD (Chen et al., "Distilling Knowledge via Knowledge Review", CVPR 2021): the review head (a
 // residual chain of attention-based fusion modules, run deep to shallow) maps the student's stage
-// features onto the teacher's; the hierarchical context loss (HCL) compares them (reviewkd-spec.md
-// sections 1-3). Loss name "hcl".
+// features onto the teacher's; the hierarchical context loss (HCL) compares them (Sec. 3 of
+// the paper). Loss name "hcl".
 #include "common/errors.h"
 #include "engine/autocast_scope.h"
 #include "engine/terms/term.h"
