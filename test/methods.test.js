@@ -7,7 +7,7 @@ const path = require('path');
 const rk = require('..');
 const { resolveMethod, checkMethodOptions, methodNames, methodPlugins } = require('../dist/train/methods');
 const { defaultMilestones, learningRate } = require('../dist/train/schedule');
-const { RUN_FIELDS, flagOf } = require('../dist/train/run-options');
+const { RUN_FIELDS, flagOf, runOptionsFrom } = require('../dist/train/run-options');
 const { methodFields } = require('../dist/train/methods');
 const { cli, tmp, imageFolder } = require('./cli-helpers');
 
@@ -110,7 +110,7 @@ describe('methods: every method through the CLI (2 epochs, generated data)', fun
     const EVERY_KEY = {
       epochs: 1, batch: 32, lr: 0.02, momentum: 0.8, weightDecay: 1e-4, noNesterov: true, warmupEpochs: 1, lossWarmup: 2, seed: 3,
       teacherBn: 'batch', channelsLast: true, autocast: 'off', keepLast: 1, evalEvery: 1, checkpointEvery: 3, maxBadSteps: 5,
-      statsEvery: 2, dropLast: true, progress: 'none',
+      statsEvery: 2, dropLast: true, progress: 'none', schedule: 'step', milestones: [1], gamma: 0.5, noAugment: true,
     };
     const config = {};
     for (const f of RUN_FIELDS) {
@@ -141,6 +141,14 @@ describe('methods: every method through the CLI (2 epochs, generated data)', fun
     }
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
     assert.deepStrictEqual(summary.weights, { reviewkd: 0.5, dkd: 1 });
+  });
+
+  it('the schedule and augmentation flags reach fit() and Trainer.create() through the same table', () => {
+    assert.deepStrictEqual(runOptionsFrom({ milestones: [3], gamma: 0.5 }).fit.schedule, { type: 'step', milestones: [3], gamma: 0.5 });
+    assert.deepStrictEqual(runOptionsFrom({ schedule: 'cosine', milestones: [3] }).fit.schedule, { type: 'cosine' });
+    assert.strictEqual(runOptionsFrom({ epochs: 2 }).fit.schedule, undefined, 'no schedule flag: the trainer default');
+    assert.strictEqual(runOptionsFrom({ noAugment: true }).trainer.augment, false);
+    assert.strictEqual(runOptionsFrom({}).trainer.augment, undefined);
   });
 
   it('refuses bad methods and method options before any step (exit 2, names the flag)', () => {

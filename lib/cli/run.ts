@@ -16,7 +16,6 @@ import { Trainer, type Method, type FitOptions, type FitResult, type TrainerOpti
 import { RUN_FIELDS, flagOf, helpOf, runOptionsFrom } from '../train/run-options';
 import { methodFields, methodNames, methodPlugins, resolveMethod, MethodError, type MethodOptions } from '../train/methods';
 import type { EpochLog } from '../train/log';
-import type { Schedule } from '../train/schedule';
 import { UsageError, suggest, kebab, type OptionSpec, type Parsed, THREADS_OPTION } from './args';
 import { DATASETS, loadData } from './data';
 import { loadWeights, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
@@ -32,10 +31,6 @@ export const COMMON_OPTIONS: OptionSpec[] = [
   { name: 'limit', type: 'int', min: 2, help: 'use only the first n training images' },
   { name: 'test-limit', type: 'int', min: 1, help: 'use only the first n test images' },
   ...runOptionSpecs('common'),
-  { name: 'schedule', type: 'string', choices: ['step', 'cosine', 'constant'], help: 'learning-rate schedule (default step)' },
-  { name: 'milestones', type: 'numbers', min: 0, help: 'step schedule: epochs after which lr *= gamma (default 150,180,210 of 240: the same fractions of --epochs)' },
-  { name: 'gamma', type: 'number', min: 0, max: 1, help: 'step schedule factor (default 0.1)' },
-  { name: 'no-augment', type: 'boolean', help: 'no random crop / flip' },
   { name: 'device', type: 'string', arg: 'cpu|cuda|cuda:N', help: 'where to train (default cpu)' },
   THREADS_OPTION,
   { name: 'out', type: 'string', arg: 'dir', help: 'run folder (default runs/<timestamp>-<model>)' },
@@ -343,8 +338,7 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
   delete saved.config;
   fs.writeFileSync(path.join(out, 'config.json'), `${JSON.stringify({ command: kind, argv: process.argv.slice(2), options: saved }, null, 2)}\n`);
 
-  const schedule: Schedule = o.schedule === 'cosine' ? { type: 'cosine' } : o.schedule === 'constant' ? { type: 'constant' } : { type: 'step', ...(o.milestones ? { milestones: o.milestones } : {}), ...(o.gamma !== undefined ? { gamma: o.gamma } : {}) };
-  // The run-option table maps each given flag to its Trainer.create / fit option.
+  // The run-option table maps each given flag to its Trainer.create / fit option (the schedule included).
   const run = runOptionsFrom(o);
   const trainer = await Trainer.create({
     student,
@@ -355,7 +349,6 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
     device,
     methodOptions: methodOptionsOf(o),
     ...(run.trainer as Partial<TrainerOptions>),
-    ...(o.noAugment ? { augment: false as const } : {}),
   });
 
 
@@ -375,7 +368,6 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
     result = await trainer.fit({
       ...(run.fit as Partial<FitOptions>),
       epochs: o.epochs,
-      schedule,
       runDir: out,
       resume: Boolean(o.resume),
       signal: controller.signal,

@@ -6,9 +6,9 @@
 export type RunOptionType = 'int' | 'number' | 'boolean' | 'string' | 'numbers';
 
 export interface RunField {
-  /** The Trainer.create / Trainer.fit option. */
+  /** The Trainer.create / Trainer.fit option (scope 'schedule': a field of fit's `schedule` object). */
   key: string;
-  scope: 'trainer' | 'fit';
+  scope: 'trainer' | 'fit' | 'schedule';
   type: RunOptionType;
   /** The default (absent: required, or decided by the run, see defaultDoc). */
   default?: number | boolean | string;
@@ -35,10 +35,14 @@ export const RUN_FIELDS: readonly RunField[] = Object.freeze([
   { key: 'momentum', scope: 'trainer', type: 'number', default: 0.9, min: 0, max: 1, doc: 'SGD momentum' },
   { key: 'weightDecay', scope: 'trainer', type: 'number', default: 5e-4, min: 0, max: 1, doc: 'weight decay' },
   { key: 'nesterov', scope: 'trainer', type: 'boolean', default: true, doc: 'Nesterov momentum (--no-nesterov: plain momentum)', flag: 'no-nesterov' },
+  { key: 'type', scope: 'schedule', type: 'string', default: 'step', choices: ['step', 'cosine', 'constant'], doc: 'learning-rate schedule', flag: 'schedule' },
+  { key: 'milestones', scope: 'schedule', type: 'numbers', min: 0, doc: 'step schedule: epochs after which lr *= gamma', defaultDoc: '150,180,210 of 240: the same fractions of --epochs' },
+  { key: 'gamma', scope: 'schedule', type: 'number', default: 0.1, min: 0, max: 1, doc: 'step schedule factor' },
   { key: 'warmupEpochs', scope: 'fit', type: 'int', default: 0, min: 0, doc: 'linear lr warm-up epochs' },
   { key: 'lossWarmupEpochs', scope: 'fit', type: 'int', default: 20, min: 0, doc: 'warm-up epochs of the ramped losses (feature losses, DKD): weight x min(1, epoch/n); 0 disables', flag: 'loss-warmup', distillOnly: true },
   { key: 'seed', scope: 'trainer', type: 'int', default: 0, min: 0, max: 2 ** 31 - 1, doc: 'seed of the weights, data order and augmentation' },
   { key: 'teacherBN', scope: 'trainer', type: 'string', default: 'eval', choices: ['eval', 'batch'], doc: "teacher BatchNorm: running statistics ('eval') or batch statistics ('batch', the reference CIFAR code; recipes use it)", flag: 'teacher-bn', distillOnly: true },
+  { key: 'augment', scope: 'trainer', type: 'boolean', default: true, doc: 'no random crop / flip (on by default: crop with padding 4, horizontal flip)', flag: 'no-augment' },
   { key: 'channelsLast', scope: 'trainer', type: 'boolean', default: false, doc: 'fast path: weights and inputs in channels-last memory format' },
   { key: 'autocast', scope: 'trainer', type: 'string', default: 'off', choices: ['bf16', 'off'], doc: 'fast path: forwards under bf16 autocast, fp32 weights and losses' },
   { key: 'keepLast', scope: 'fit', type: 'int', default: 2, min: 1, doc: 'epoch checkpoints kept besides best' },
@@ -50,11 +54,11 @@ export const RUN_FIELDS: readonly RunField[] = Object.freeze([
   { key: 'progress', scope: 'fit', type: 'string', default: 'auto', choices: ['auto', 'bar', 'lines', 'none'], doc: 'progress output on stderr' },
 ] satisfies RunField[]);
 
-const BY_KEY = new Map(RUN_FIELDS.map((f) => [f.key, f]));
+const BY_KEY = new Map(RUN_FIELDS.filter((f) => f.scope !== 'schedule').map((f) => [f.key, f]));
 
 /** The default of a run option (the one place it is written). */
-export function runDefault<T extends number | boolean | string>(key: string): T {
-  const f = BY_KEY.get(key);
+export function runDefault<T extends number | boolean | string>(key: string, scope: RunField['scope'] = 'trainer'): T {
+  const f = scope === 'schedule' ? RUN_FIELDS.find((x) => x.scope === 'schedule' && x.key === key) : BY_KEY.get(key);
   if (!f || f.default === undefined) throw new Error(`run option '${key}' has no default`);
   return f.default as T;
 }
@@ -78,10 +82,11 @@ export function helpOf(f: RunField): string {
 
 /**
  * Trainer.create and Trainer.fit options from parsed CLI values (keyed by the flag in camelCase): each
- * field that was given, under its option name (a 'no-<x>' flag sets x to false).
+ * field that was given, under its option name (a 'no-<x>' flag sets x to false). The schedule fields
+ * become fit's `schedule` object; milestones and gamma only mean something to the step schedule.
  */
 export function runOptionsFrom(values: Record<string, unknown>): { trainer: Record<string, unknown>; fit: Record<string, unknown> } {
-  const out = { trainer: {} as Record<string, unknown>, fit: {} as Record<string, unknown> };
+  const out = { trainer: {} as Record<string, unknown>, fit: {} as Record<string, unknown>, schedule: {} as Record<string, unknown> };
   for (const f of RUN_FIELDS) {
     const flag = flagOf(f);
     if (flag === null) continue;
@@ -91,5 +96,10 @@ export function runOptionsFrom(values: Record<string, unknown>): { trainer: Reco
       if (v === true) out[f.scope][f.key] = false;
     } else out[f.scope][f.key] = v;
   }
-  return out;
+  const schedule = out.schedule;
+  if (Object.keys(schedule).length > 0) {
+    const type = (schedule.type as string | undefined) ?? runDefault<string>('type', 'schedule');
+    out.fit.schedule = type === 'step' ? { ...schedule, type } : { type };
+  }
+  return { trainer: out.trainer, fit: out.fit };
 }

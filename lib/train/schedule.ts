@@ -1,4 +1,5 @@
 // Learning-rate schedules and the KD warm-up factor, as pure functions of the position in training.
+import { runDefault } from './run-options';
 
 /**
  * 'step': multiply by `gamma` after finishing each epoch in `milestones` — the ReviewKD CIFAR rule, one
@@ -29,7 +30,7 @@ export function learningRate(base: number, schedule: Schedule, warmupEpochs: num
   let lr = base;
   if (schedule.type === 'step') {
     const milestones = schedule.milestones ?? defaultMilestones(pos.epochs);
-    const gamma = schedule.gamma ?? 0.1;
+    const gamma = schedule.gamma ?? runDefault<number>('gamma', 'schedule');
     const passed = milestones.filter((m) => m < pos.epoch).length;
     lr = base * gamma ** passed;
   } else if (schedule.type === 'cosine') {

@@ -395,7 +395,7 @@ export class Trainer {
       epochs,
       batchSize,
       lr,
-      schedule: options.schedule ?? { type: 'step' },
+      schedule: options.schedule ?? ({ type: runDefault<string>('type', 'schedule') } as Schedule),
       warmupEpochs: options.warmupEpochs ?? runDefault('warmupEpochs'),
       lossWarmupEpochs: options.lossWarmupEpochs ?? runDefault('lossWarmupEpochs'),
       statsEvery: options.statsEvery ?? runDefault('statsEvery'),
