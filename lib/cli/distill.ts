@@ -10,7 +10,7 @@ export const spec: CommandSpec = {
   usage: 'reviewkd distill (--student <name> --teacher <path> --epochs <n> | --recipe <name> --teacher <path>) --data <path> [options]',
   description: [
     'The teacher is a run folder (its best.safetensors, else student.safetensors, else the newest checkpoint)',
-    'or a .safetensors file; its model name is read from the weights or the run folder, or given with --teacher-model.',
+    'or a .safetensors file or a PyTorch .pth/.pt checkpoint; its model name is read from the weights or the run folder, or given with --teacher-model.',
   ].join('\n'),
   options: [...DISTILL_OPTIONS, ...COMMON_OPTIONS],
   examples: [

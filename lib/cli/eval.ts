@@ -10,8 +10,8 @@ import { loadWeights, readRunJson, resolveWeights, WHICH_WEIGHTS, type WhichWeig
 /** The spec of `reviewkd eval`. */
 export const spec: CommandSpec = {
   name: 'eval',
-  summary: 'Evaluate weights (a run folder or a .safetensors file) on a dataset: top-1, top-5, loss.',
-  usage: 'reviewkd eval <run folder | weights.safetensors> [--data <path>] [--model <name>] [options]',
+  summary: 'Evaluate weights (a run folder, a .safetensors file or a PyTorch .pth/.pt checkpoint) on a dataset: top-1, top-5, loss.',
+  usage: 'reviewkd eval <run folder | weights.safetensors | weights.pth> [--data <path>] [--model <name>] [options]',
   description: 'Without --data/--dataset the data recorded in the run folder is used.',
   positionals: [1, 1],
   options: [

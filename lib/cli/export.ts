@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { loadSafetensors } from '../io';
+import { loadWeightsFile } from '../io';
 import * as models from '../models';
 import { zeros } from '../tensor';
 import { UsageError, suggest, type CommandSpec, parseOrHelp } from './args';
@@ -12,7 +12,7 @@ import { loadWeights, readRunJson, resolveWeights, WHICH_WEIGHTS, type WhichWeig
 export const spec: CommandSpec = {
   name: 'export',
   summary: "Write a run's student weights (or a checkpoint's) as a standalone safetensors file.",
-  usage: 'reviewkd export <run folder | checkpoint.safetensors> --out <file.safetensors|file.pt> [--format torchscript] [options]',
+  usage: 'reviewkd export <run folder | checkpoint.safetensors | weights.pth> --out <file.safetensors|file.pt> [--format torchscript] [options]',
   description: 'The file loads in PyTorch with load_state_dict(safetensors.torch.load_file(path)) for the same architecture.',
   positionals: [1, 1],
   options: [
@@ -41,9 +41,8 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`option --model: unknown model '${name}'${suggest(name, models.list().map((m) => m.name))}`);
   }
   // The class count and input channels come from the classifier and stem shapes in the file itself.
-  const record = loadSafetensors(src.file);
-  const prefix = src.prefix ?? '';
-  const shapes = Object.fromEntries(Object.entries(record).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t.shape]));
+  const record = loadWeightsFile(src.file, src.prefix ? { prefix: src.prefix } : {});
+  const shapes = Object.fromEntries(Object.entries(record).map(([k, t]) => [k, t.shape]));
   Object.values(record).forEach((t) => t.dispose());
   const probe = models.create(name);
   const sd = probe.stateDict();

@@ -1,8 +1,10 @@
 // Where a model's weights come from on the command line: a run folder (best.safetensors, the final
-// student.safetensors, or the newest checkpoint's `student.*` tensors) or a safetensors file.
+// student.safetensors, or the newest checkpoint's `student.*` tensors), a safetensors file, or a PyTorch
+// checkpoint (.pth/.pt, read by the allow-list reader of lib/io/torch-checkpoint).
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { inspectTorchCheckpoint, isTorchCheckpoint, TorchCheckpointError } from '../io';
 import type { Model } from '../models';
 import { listCheckpoints } from '../train/checkpoint';
 import { UsageError } from './args';
@@ -14,7 +16,7 @@ export const WHICH_WEIGHTS: readonly WhichWeights[] = ['auto', 'best', 'final', 
 /** A resolved weights file. */
 export interface WeightsSource {
   file: string;
-  /** Key prefix to select and strip ('student.' inside training checkpoints). */
+  /** Key prefix to select and strip ('student.' inside training checkpoints, 'module.' of DataParallel). */
   prefix?: string;
   /** The zoo name recorded with the weights, when known. */
   model?: string;
@@ -61,7 +63,23 @@ function runModel(dir: string): string | undefined {
   return undefined;
 }
 
+/** File names taken for PyTorch checkpoints (the content decides: see isTorchCheckpoint). */
+export const TORCH_EXTENSIONS: readonly string[] = ['.pth', '.pt', '.pth.tar', '.ckpt'];
+
+/**
+ * A PyTorch checkpoint records no zoo name. Its state dict is found by the reader (bare, or under
+ * 'state_dict', 'model', 'net', 'student'); when every name starts with 'module.' (a DataParallel
+ * checkpoint) that prefix is stripped. Refused or malformed files throw here, before a model is built.
+ */
+function fromTorchFile(file: string): WeightsSource {
+  const info = inspectTorchCheckpoint(file);
+  const dataParallel = info.tensors.length > 0 && info.tensors.every((t) => t.name.startsWith('module.'));
+  const model = runModel(path.dirname(file));
+  return { file, ...(dataParallel ? { prefix: 'module.' } : {}), ...(model ? { model } : {}), kind: 'file' };
+}
+
 function fromFile(file: string, runDir?: string, kind: WeightsSource['kind'] = 'file'): WeightsSource {
+  if (isTorchCheckpoint(file)) return fromTorchFile(file);
   const meta = safetensorsMetadata(file);
   if (meta.format === 'reviewkd-checkpoint') {
     // A training checkpoint: the sidecar names the student.
@@ -79,13 +97,15 @@ function fromFile(file: string, runDir?: string, kind: WeightsSource['kind'] = '
 }
 
 /**
- * Resolves `p` (a run folder or a .safetensors file) to the weights to load. `option` names the flag
- * in errors (e.g. '--teacher').
+ * Resolves `p` (a run folder, a .safetensors file or a PyTorch .pth/.pt checkpoint) to the weights to
+ * load. `option` names the flag in errors (e.g. '--teacher').
  */
 export function resolveWeights(p: string, option: string, which: WhichWeights = 'auto'): WeightsSource {
-  if (!fs.existsSync(p)) throw new UsageError(`${option}: '${p}' does not exist (pass a run folder or a .safetensors file)`);
+  if (!fs.existsSync(p)) throw new UsageError(`${option}: '${p}' does not exist (pass a run folder, a .safetensors file or a .pth/.pt checkpoint)`);
   if (fs.statSync(p).isFile()) {
-    if (!p.endsWith('.safetensors')) throw new UsageError(`${option}: '${p}' is not a .safetensors file or a run folder`);
+    if (!p.endsWith('.safetensors') && !TORCH_EXTENSIONS.some((e) => p.endsWith(e))) {
+      throw new UsageError(`${option}: '${p}' is not a .safetensors file, a PyTorch checkpoint (${TORCH_EXTENSIONS.join(', ')}) or a run folder`);
+    }
     return fromFile(p);
   }
   const best = path.join(p, 'best.safetensors');
@@ -112,6 +132,8 @@ export function loadWeights(model: Model, src: WeightsSource, option: string): v
   try {
     model.load(src.file, src.prefix ? { prefix: src.prefix } : {});
   } catch (err) {
+    // A damaged or refused checkpoint is not a usage error: its own message says what is wrong.
+    if (err instanceof TorchCheckpointError) throw err;
     throw new UsageError(`${option}: the weights in '${src.file}' do not fit model '${model.name}'${src.model && src.model !== model.name ? ` (they were saved from '${src.model}')` : ''}: ${(err as Error).message.split('\n')[0]}`);
   }
 }

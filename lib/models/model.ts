@@ -1,6 +1,6 @@
 // Model: a network of the zoo (or an imported TorchScript network) with its forwards, its stage
 // features and safetensors weights. Parameters, buffers, modes and moves come from Module.
-import { loadSafetensors, saveSafetensors } from '../io';
+import { loadWeightsFile, saveSafetensors } from '../io';
 import { Module, type LoadReport } from '../module';
 import { optionsOf } from '../nn/checks';
 import { native } from '../native';
@@ -159,16 +159,21 @@ export class Model extends Module {
   }
 
   /**
-   * Loads weights from a safetensors file (e.g. a PyTorch state_dict saved with safetensors). With
-   * `strict` (default) any missing, unexpected or mis-shaped key is an error that lists them all and
-   * nothing is copied; `{strict: false}` loads the matching keys and returns what did not match.
-   * `prefix` selects and strips a key prefix (e.g. 'module.' of a DataParallel checkpoint).
+   * Loads weights from a safetensors file or a PyTorch checkpoint (`.pth`/`.pt` from torch.save, told
+   * apart by the file's first bytes and read by the allow-list reader of io.loadTorchCheckpoint, which
+   * runs nothing from the file). With `strict` (default) any missing, unexpected or mis-shaped key is an
+   * error that lists them all and nothing is copied; `{strict: false}` loads the matching keys and
+   * returns what did not match. `prefix` selects and strips a key prefix (e.g. 'module.' of a
+   * DataParallel checkpoint); `key` names the checkpoint entry that holds the state dict when it is not
+   * found by itself (e.g. 'ema').
    * @example
    * const report = teacher.load('resnet32x4.safetensors', { strict: false });
+   * teacher.load('resnet34-b627a593.pth');
+   * teacher.load('ckpt_epoch_240.pth', { key: 'model', prefix: 'module.' });
    */
-  load(path: string, options: { strict?: boolean; prefix?: string } = {}): LoadReport {
+  load(path: string, options: { strict?: boolean; prefix?: string; key?: string } = {}): LoadReport {
     options = optionsOf(`${this.kind}.load`, options);
-    const record = loadSafetensors(path);
+    const record = loadWeightsFile(path, options.key === undefined ? {} : { key: options.key });
     try {
       return this.loadStateDict(record, options);
     } catch (e) {
