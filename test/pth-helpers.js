@@ -1,0 +1,95 @@
+'use strict';
+// Helpers of the PyTorch checkpoint tests: the fixtures written by scripts/make-pth-fixtures.py, their
+// expected values, a minimal reader/writer of stored zip archives (to take data.pkl out of a fixture,
+// change it and put it back with a correct CRC), and the raw little-endian bytes of a loaded tensor.
+const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
+const zlib = require('zlib');
+
+const FIXTURES = path.join(__dirname, 'fixtures', 'pth');
+const fixture = (name) => path.join(FIXTURES, name);
+const expected = JSON.parse(fs.readFileSync(fixture('expected.json'), 'utf8'));
+const malicious = JSON.parse(fs.readFileSync(fixture('malicious.json'), 'utf8'));
+
+/** The members of a small stored zip (no ZIP64), in central-directory order: [{name, data}]. */
+function unzipStored(buf) {
+  const eocd = buf.length - 22;
+  if (buf.readUInt32LE(eocd) !== 0x06054b50) throw new Error('test zip reader: no plain end record (comment or ZIP64?)');
+  const count = buf.readUInt16LE(eocd + 10);
+  let p = buf.readUInt32LE(eocd + 16);
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const size = buf.readUInt32LE(p + 24);
+    const nameLength = buf.readUInt16LE(p + 28);
+    const skip = nameLength + buf.readUInt16LE(p + 30) + buf.readUInt16LE(p + 32);
+    const name = buf.toString('utf8', p + 46, p + 46 + nameLength);
+    const local = buf.readUInt32LE(p + 42);
+    const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    out.push({ name, data: buf.subarray(start, start + size) });
+    p += 46 + skip;
+  }
+  return out;
+}
+
+/** A stored zip of `entries` ([{name, data}]) with correct CRCs and sizes. */
+function zipStored(entries) {
+  const locals = [];
+  const centrals = [];
+  let offset = 0;
+  for (const { name, data } of entries) {
+    const n = Buffer.from(name, 'utf8');
+    const crc = zlib.crc32(data) >>> 0;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(n.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(n.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, n, data);
+    centrals.push(central, n);
+    offset += 30 + n.length + data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cd, end]);
+}
+
+/** A fixture zip with its data.pkl replaced by `pkl` (storages and other records kept). */
+function withPickle(zipBuffer, pkl) {
+  return zipStored(unzipStored(zipBuffer).map((e) => (e.name.endsWith('/data.pkl') ? { name: e.name, data: pkl } : e)));
+}
+
+/** The contiguous little-endian bytes of a loaded tensor, as PyTorch stores them (int8/int16 narrowed back). */
+function rawBytes(t, torchDtype) {
+  if (t.dtype === 'float16' || t.dtype === 'bfloat16') {
+    const a = t.rawBits16();
+    return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  }
+  let a = t.toArray();
+  if (torchDtype === 'int8') a = Int8Array.from(a);
+  if (torchDtype === 'int16') a = Int16Array.from(a);
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
+
+/** The dtype reviewkd gives a tensor of PyTorch dtype `d` (int8 and int16 widen to int32). */
+const loadedDtype = (d) => (d === 'int8' || d === 'int16' ? 'int32' : d);
+
+module.exports = { FIXTURES, fixture, expected, malicious, unzipStored, zipStored, withPickle, rawBytes, sha256, loadedDtype };
