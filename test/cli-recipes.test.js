@@ -93,6 +93,27 @@ describe('recipes: the paper set-ups', () => {
     assert.strictEqual(rk.recipes.get('cifar100/resnet56').method, 'vanilla');
   });
 
+  it('stores the peers\' published numbers (DKD, KD+LS, DKD+LS) and compares a run with the number of its method', () => {
+    const literal = {
+      'cifar100/resnet56-resnet20': { dkd: 71.97, 'kd+ls': 71.43, 'dkd+ls': 72.32 },
+      'cifar100/resnet32x4-resnet8x4': { dkd: 76.32, 'kd+ls': 76.62, 'dkd+ls': 77.01 },
+      'cifar100/wrn-40-2-wrn-16-2': { dkd: 76.23, 'kd+ls': 76.11, 'dkd+ls': 76.39 },
+    };
+    for (const [name, numbers] of Object.entries(literal)) {
+      const r = rk.recipes.get(name);
+      assert.deepStrictEqual(r.paper.peers.numbers, numbers, name);
+      for (const [m, v] of Object.entries(numbers)) assert.strictEqual(rk.recipes.paperTop1For(r, m), v, `${name} ${m}`);
+    }
+    const r20 = rk.recipes.get('cifar100/resnet56-resnet20');
+    assert.strictEqual(rk.recipes.paperTop1For(r20, 'reviewkd'), 71.89);
+    assert.strictEqual(rk.recipes.paperTop1For(r20, 'crd'), 71.16);
+    assert.strictEqual(rk.recipes.paperTop1For(r20, 'dist'), undefined, 'nothing published: no comparison');
+    assert.strictEqual(rk.recipes.paperTop1For(r20, 'teacher'), undefined);
+    assert.strictEqual(rk.recipes.paperTop1For(rk.recipes.get('cifar100/resnet56'), 'vanilla'), 72.34);
+    const r = cli(['recipes', 'cifar100/resnet56-resnet20']);
+    assert.match(r.stdout, /later methods: dkd 71\.97, kd\+ls 71\.43, dkd\+ls 72\.32/);
+  });
+
   it('every model a recipe names is in the zoo', () => {
     const zoo = new Set(rk.models.list().map((m) => m.name));
     for (const r of rk.recipes.list()) {

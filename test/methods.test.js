@@ -11,6 +11,32 @@ const { RUN_FIELDS, flagOf, runOptionsFrom } = require('../dist/train/run-option
 const { methodFields } = require('../dist/train/methods');
 const { cli, tmp, imageFolder } = require('./cli-helpers');
 
+describe('methods: the cross-entropy weight', () => {
+  it('ceWeight scales only the CE term of the minimised total; the statistics stay unweighted', async () => {
+    const { squaresDataset } = require('./train-helpers');
+    const train = squaresDataset(128, 1);
+    const shape = { numClasses: 10, inChannels: 1 };
+    rk.manualSeed(1);
+    const teacher = rk.models.create('resnet8', shape);
+    const totals = {};
+    for (const ceWeight of [1, 0.25]) {
+      rk.manualSeed(2);
+      const student = rk.models.create('resnet8', shape);
+      const trainer = await rk.train.Trainer.create({ student, teacher, method: 'kd', train, augment: false, ceWeight });
+      // lr 0: nothing moves, so each run sees the same losses and only the weighting differs.
+      const { history } = await trainer.fit({ epochs: 1, batchSize: 32, lr: 0, progress: 'none' });
+      const h = history[0];
+      assert.ok(Math.abs(h.loss - (ceWeight * h.losses.ce + h.losses.kd)) < 1e-4 * h.loss, `${ceWeight}: ${JSON.stringify(h)}`);
+      totals[ceWeight] = h;
+      trainer.dispose();
+      student.dispose();
+    }
+    assert.ok(Math.abs(totals[1].losses.ce - totals[0.25].losses.ce) < 1e-5, 'same CE, reported unweighted');
+    await assert.rejects(rk.train.Trainer.create({ student: teacher, teacher, method: 'kd', train, ceWeight: -1 }), /ceWeight/);
+    teacher.dispose();
+  });
+});
+
 describe('methods: resolution and options', () => {
   it('every plugin has a native term (or is a modifier), a paper, a summary and documented params', () => {
     const terms = new Set(rk.losses.termNames());
@@ -110,7 +136,7 @@ describe('methods: every method through the CLI (2 epochs, generated data)', fun
     const EVERY_KEY = {
       epochs: 1, batch: 32, lr: 0.02, momentum: 0.8, weightDecay: 1e-4, noNesterov: true, warmupEpochs: 1, lossWarmup: 2, seed: 3,
       teacherBn: 'batch', channelsLast: true, autocast: 'off', keepLast: 1, evalEvery: 1, checkpointEvery: 3, maxBadSteps: 5,
-      statsEvery: 2, dropLast: true, progress: 'none', schedule: 'step', milestones: [1], gamma: 0.5, noAugment: true,
+      statsEvery: 2, dropLast: true, progress: 'none', ceWeight: 0.5, schedule: 'step', milestones: [1], gamma: 0.5, noAugment: true,
     };
     const config = {};
     for (const f of RUN_FIELDS) {

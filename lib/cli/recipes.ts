@@ -36,6 +36,9 @@ export async function main(argv: string[]): Promise<number> {
         const p = r.paper;
         const cols = (['teacher', 'student', 'kd', 'fitnet', 'at', 'rkd', 'crd', 'ofd', 'reviewkd'] as const).filter((k) => p[k] !== undefined).map((k) => `${k} ${p[k]}`);
         lines.push(`  paper top-1: ${cols.join(', ')}`, `  source: ${p.source}`);
+        if (p.peers) {
+          lines.push(`  later methods: ${Object.entries(p.peers.numbers).map(([m, v]) => `${m} ${v}`).join(', ')}`, `  source: ${p.peers.source}`);
+        }
       } else if (r.paperTop1 !== undefined) lines.push(`  paper top-1: ${r.paperTop1}`);
       if (r.note) lines.push(`  note: ${r.note}`);
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -17,6 +17,8 @@ export interface PaperNumbers {
   reviewkd: number;
   /** Where the numbers come from (the paper and its table). */
   source: string;
+  /** Later methods' published numbers for the same pair, by method name ('dkd', 'kd+ls', 'dkd+ls'). */
+  peers?: { numbers: Record<string, number>; source: string };
 }
 
 /** A named training set-up: everything `reviewkd train|distill --recipe NAME` fills in. */
@@ -77,13 +79,15 @@ export const CHOSEN_LAMBDA = 5.0;
 
 const S61 = 'Chen et al., CVPR 2021, CIFAR-100 results (same architecture style)';
 const S62 = 'Chen et al., CVPR 2021, CIFAR-100 results (different architecture styles)';
+const PEERS = 'DKD: Zhao et al., CVPR 2022; KD+LS, DKD+LS: Sun et al., CVPR 2024 (CIFAR-100 tables)';
+const peers = (dkd: number, kdLs: number, dkdLs: number) => ({ numbers: { dkd, 'kd+ls': kdLs, 'dkd+ls': dkdLs }, source: PEERS });
 
 /** [teacher, student, paper numbers, note?] for every distillation pair. */
 const PAIRS: [string, string, PaperNumbers, string?][] = [
-  ['resnet56', 'resnet20', { teacher: 72.34, student: 69.06, kd: 70.66, fitnet: 69.21, at: 70.55, rkd: 69.61, crd: 71.16, ofd: 70.98, reviewkd: 71.89, source: S61 }],
+  ['resnet56', 'resnet20', { teacher: 72.34, student: 69.06, kd: 70.66, fitnet: 69.21, at: 70.55, rkd: 69.61, crd: 71.16, ofd: 70.98, reviewkd: 71.89, source: S61, peers: peers(71.97, 71.43, 72.32) }],
   ['resnet110', 'resnet32', { teacher: 74.31, student: 71.14, kd: 73.08, fitnet: 71.06, at: 72.31, rkd: 71.82, crd: 73.48, ofd: 73.23, reviewkd: 73.89, source: S61 }],
-  ['resnet32x4', 'resnet8x4', { teacher: 79.42, student: 72.5, kd: 73.33, fitnet: 73.5, at: 73.44, rkd: 71.9, crd: 75.51, ofd: 74.95, reviewkd: 75.63, source: S61 }],
-  ['wrn-40-2', 'wrn-16-2', { teacher: 75.61, student: 73.26, kd: 74.92, fitnet: 73.58, at: 74.08, rkd: 73.35, crd: 75.48, ofd: 75.24, reviewkd: 76.12, source: S61 }],
+  ['resnet32x4', 'resnet8x4', { teacher: 79.42, student: 72.5, kd: 73.33, fitnet: 73.5, at: 73.44, rkd: 71.9, crd: 75.51, ofd: 74.95, reviewkd: 75.63, source: S61, peers: peers(76.32, 76.62, 77.01) }],
+  ['wrn-40-2', 'wrn-16-2', { teacher: 75.61, student: 73.26, kd: 74.92, fitnet: 73.58, at: 74.08, rkd: 73.35, crd: 75.48, ofd: 75.24, reviewkd: 76.12, source: S61, peers: peers(76.23, 76.11, 76.39) }],
   ['wrn-40-2', 'wrn-40-1', { teacher: 75.61, student: 71.98, kd: 73.54, fitnet: 72.24, at: 72.77, rkd: 72.22, crd: 74.14, ofd: 74.33, reviewkd: 75.09, source: S61 }],
   ['vgg13', 'vgg8', { teacher: 74.64, student: 70.36, kd: 72.98, fitnet: 71.02, at: 71.43, rkd: 71.48, crd: 73.94, ofd: 73.95, reviewkd: 74.84, source: S61 },
     'the reference vgg branch is not runnable in the released code (vgg.py missing); λ not published'],
@@ -156,5 +160,19 @@ export function get(name: string): Recipe {
   if (typeof name !== 'string') throw new TypeError(`recipes.get: argument 'name' must be a recipe name; got ${typeof name}`);
   const r = RECIPES.find((x) => x.name === name || x.name === `cifar100/${name}`);
   if (!r) throw new RangeError(`recipes.get: unknown recipe '${name}'; known: ${RECIPES.map((x) => x.name).join(', ')}`);
-  return { ...r, schedule: { ...r.schedule, milestones: [...r.schedule.milestones] }, ...(r.paper ? { paper: { ...r.paper } } : {}) };
+  return { ...r, schedule: { ...r.schedule, milestones: [...r.schedule.milestones] }, ...(r.paper ? { paper: { ...r.paper, ...(r.paper.peers ? { peers: { ...r.paper.peers, numbers: { ...r.paper.peers.numbers } } } : {}) } } : {}) };
+}
+
+/**
+ * The published top-1 a run of this recipe with `method` is compared with: the paper's column for the
+ * methods of its tables, a later paper's number for the peers' methods, the model's own for baselines;
+ * undefined when nobody published one.
+ * @example rk.recipes.paperTop1For(rk.recipes.get('cifar100/resnet56-resnet20'), 'dkd') // 71.97
+ */
+export function paperTop1For(recipe: Recipe, method: string): number | undefined {
+  if (recipe.kind === 'train' || !recipe.paper) return recipe.paperTop1;
+  const p = recipe.paper;
+  const own = (p as unknown as Record<string, unknown>)[method];
+  if (typeof own === 'number' && method !== 'teacher' && method !== 'student') return own;
+  return p.peers?.numbers[method];
 }

@@ -39,6 +39,7 @@ export const RUN_FIELDS: readonly RunField[] = Object.freeze([
   { key: 'milestones', scope: 'schedule', type: 'numbers', min: 0, doc: 'step schedule: epochs after which lr *= gamma', defaultDoc: '150,180,210 of 240: the same fractions of --epochs' },
   { key: 'gamma', scope: 'schedule', type: 'number', default: 0.1, min: 0, max: 1, doc: 'step schedule factor' },
   { key: 'warmupEpochs', scope: 'fit', type: 'int', default: 0, min: 0, doc: 'linear lr warm-up epochs' },
+  { key: 'ceWeight', scope: 'trainer', type: 'number', default: 1, min: 0, max: 10000, doc: 'weight of the cross-entropy term (the logit-standardization recipe: 0.1)', distillOnly: true },
   { key: 'lossWarmupEpochs', scope: 'fit', type: 'int', default: 20, min: 0, doc: 'warm-up epochs of the ramped losses (feature losses, DKD): weight x min(1, epoch/n); 0 disables', flag: 'loss-warmup', distillOnly: true },
   { key: 'seed', scope: 'trainer', type: 'int', default: 0, min: 0, max: 2 ** 31 - 1, doc: 'seed of the weights, data order and augmentation' },
   { key: 'teacherBN', scope: 'trainer', type: 'string', default: 'eval', choices: ['eval', 'batch'], doc: "teacher BatchNorm: running statistics ('eval') or batch statistics ('batch', the reference CIFAR code; recipes use it)", flag: 'teacher-bn', distillOnly: true },

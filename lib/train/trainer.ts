@@ -64,6 +64,8 @@ export interface TrainerOptions {
   nesterov?: boolean;
   /** Seeds the data order and the augmentation (default 0). */
   seed?: number;
+  /** Weight of the cross-entropy term (default 1; the logit-standardization recipe uses 0.1 with KD weight 9). */
+  ceWeight?: number;
   /**
    * Fast path: 4-d weights and inputs in channels-last memory format (default false). The student's and
    * teacher's weights are converted in place (same values, another layout) and stay so after dispose().
@@ -196,6 +198,7 @@ export class Trainer {
       parts.train.labels.handle,
       {
         terms: resolved.terms,
+        ceWeight: options.ceWeight ?? runDefault('ceWeight'),
         teacherBN: options.teacherBN ?? runDefault('teacherBN'),
         teacherPreact: parts.preact.teacher,
         studentPreact: parts.preact.student,

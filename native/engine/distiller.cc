@@ -130,7 +130,8 @@ void Distiller::step(const torch::Tensor& indices, double warmup, double lr) {
   s.logits = fp32(s.logits);
   s.features = fp32(s.features);
   const torch::Tensor ce = F::cross_entropy(s.logits, labels);
-  torch::Tensor loss = ce;
+  // The statistics report each loss unweighted; the weights only enter the sum that is minimised.
+  torch::Tensor loss = options_.ceWeight() == 1.0 ? ce : options_.ceWeight() * ce;
   std::vector<torch::Tensor> named = {ce};
   const TermInput input{s, t, labels, indices, autocast, generator_};
   for (auto& active : terms_) {

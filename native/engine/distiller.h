@@ -28,6 +28,8 @@ struct TermSpec {
 struct DistillerOptions {
   // Loss terms added to the student's cross-entropy; empty = vanilla training.
   TORCH_ARG(std::vector<TermSpec>, terms) = {};
+  // The weight of the cross-entropy term (the logit-standardization recipe uses 0.1 with KD weight 9).
+  TORCH_ARG(double, ceWeight) = 1.0;
   // Teacher BatchNorm: false = running statistics (eval, the default); true = batch statistics (the
   // reference CIFAR code leaves the teacher in train mode, which also updates its running statistics).
   TORCH_ARG(bool, teacherBatchStats) = false;

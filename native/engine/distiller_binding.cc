@@ -35,6 +35,7 @@ DistillerOptions readOptions(const Napi::Value& value) {
   OptionsReader o(value, "Distiller");
   DistillerOptions d;
   d.terms(readTermSpecs(o.get("terms"), o.where("terms")));
+  d.ceWeight(o.number("ceWeight", d.ceWeight(), 0, 1e4));
   if (o.has("teacherBN")) {
     const std::string teacherBN = o.string("teacherBN", std::nullopt);
     if (teacherBN != "eval" && teacherBN != "batch") throw JsRangeError(o.where("teacherBN") + " must be 'eval' or 'batch'; got '" + teacherBN + "'");

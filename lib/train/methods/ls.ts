@@ -13,5 +13,5 @@ export const method: MethodPlugin = {
   modifies: { methods: ['kd', 'dkd'], params: { standardize: true } },
   defaultsSource:
     "the paper's KD recipe uses τ 2, KD weight 9 and CE weight 0.1; here ls changes only the standardization: " +
-    "the temperature and weights stay those of kd/dkd (set --kd-temperature 2 --kd-weight 9 for its recipe; DKD's β is not scaled again)",
+    "the temperature and weights stay those of kd/dkd (its recipe: --kd-temperature 2 --kd-weight 9 --ce-weight 0.1; DKD's β is not scaled again)",
 };
