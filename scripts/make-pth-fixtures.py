@@ -16,6 +16,7 @@ Everything is seeded, so a rerun with the same torch writes the same tensors. Wh
   dtypes.pth / dtypes-legacy.pth     one tensor of every dtype, a 0-d tensor, an empty one and an nn.Parameter
   views.pth / views-legacy.pth       slices, transposes, offsets, steps and a stride-0 expand of shared storages
   views-p4.pth                       the same with pickle protocol 4
+  attrs.pth                          a tensor and a Parameter with Python attributes (_rebuild_from_type_v2)
   *.safetensors                      the same tensors written by the safetensors package (the reference)
   expected.json                      per file and tensor: dtype, shape, SHA-256 of the contiguous little-endian
                                      bytes, the values of small tensors; ResNet8 logits of a fixed input
@@ -372,6 +373,16 @@ def main():
     torch.save(views, os.path.join(ROOT, 'views-p4.pth'), pickle_protocol=4)
     save_file({k: v.clone().contiguous() for k, v in views.items()}, os.path.join(ROOT, 'views.safetensors'))
     expected['views'] = {'tensors': {k: describe(v) for k, v in views.items()}}
+
+    # Tensors with Python attributes: torch.save goes through _rebuild_from_type_v2 and
+    # _rebuild_parameter_with_state (the attributes are data; the reader drops them).
+    tagged = torch.arange(4, dtype=torch.float32)
+    tagged.note = 'calibrated'
+    param = nn.Parameter(torch.full((2, 2), 0.5))
+    param.lr_scale = 0.1
+    attrs = {'tagged': tagged, 'param': param}
+    torch.save(attrs, os.path.join(ROOT, 'attrs.pth'))
+    expected['attrs'] = {'tensors': {k: describe(v) for k, v in attrs.items()}}
 
     expected['torch'] = torch.__version__
     with open(os.path.join(ROOT, 'expected.json'), 'w') as f:

@@ -52,6 +52,7 @@ describe('io.loadTorchCheckpoint: fixtures written by PyTorch', () => {
     'wrap-net.pth': 'wrap',
     'wrap-student.pth': 'wrap',
     'checkpoint.pth': 'checkpoint',
+    'attrs.pth': 'attrs',
   };
   for (const [file, key] of Object.entries(files)) {
     it(`${file}: every tensor has PyTorch's dtype, shape and bytes`, () => {

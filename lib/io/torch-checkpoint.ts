@@ -182,7 +182,7 @@ function allowList(where: string): Map<string, GlobalSpec> {
       if (!(cls instanceof PyGlobal) || !['torch.Tensor', 'torch.nn.parameter.Parameter'].includes(cls.qualified)) {
         throw new UnsafePickleError(`${where}: _rebuild_from_type_v2 of ${pyDescribe(cls)} is refused: only torch.Tensor and torch.nn.parameter.Parameter are accepted`);
       }
-      const rebuild = fn instanceof PyGlobal && fn.qualified.startsWith('torch._utils._rebuild_') ? callables[fn.qualified] : undefined;
+      const rebuild = fn instanceof PyGlobal && fn.qualified.startsWith('torch._utils._rebuild_') && Object.hasOwn(callables, fn.qualified) ? callables[fn.qualified] : undefined;
       if (!rebuild) throw new UnsafePickleError(`${where}: _rebuild_from_type_v2 with ${pyDescribe(fn)} is refused: only the tensor rebuild functions are accepted`);
       if (!(inner instanceof PyTuple)) fail(where, `_rebuild_from_type_v2 arguments must be a tuple; got ${pyDescribe(inner)}`);
       const t = rebuild((inner as PyTuple).items);
@@ -230,7 +230,7 @@ function storagePid(where: string, storages: Map<string, StorageRef>, pid: PyVal
     throw new UnsafePickleError(`${where}: BINPERSID ${pyDescribe(pid)} is refused: only PyTorch storage ids ('storage', type, key, location, numel) are accepted`);
   }
   const [, type, key, , numelV] = items;
-  if (!(type instanceof PyGlobal) || type.module !== 'torch' || !(type.name in STORAGE_TYPES)) {
+  if (!(type instanceof PyGlobal) || type.module !== 'torch' || !Object.hasOwn(STORAGE_TYPES, type.name)) {
     fail(where, `a storage id names ${pyDescribe(type)}, not a supported torch storage type`);
   }
   if (typeof key !== 'string' || !/^\w{1,64}$/.test(key)) fail(where, `a storage key must be a short word; got ${pyDescribe(key)}`);
