@@ -9,7 +9,8 @@ const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 
-const root = path.resolve(__dirname, '..');
+const root = path.resolve(__dirname, '..', '..');
+const fixtures = path.join(__dirname, '..', 'fixtures');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 function run(cmd, args, options = {}) {
@@ -28,15 +29,26 @@ function mustRun(cmd, args, options) {
 function shadowedTools(dir) {
   fs.mkdirSync(dir, { recursive: true });
   for (const tool of ['cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'cmake', 'make', 'ninja']) {
-    fs.writeFileSync(path.join(dir, tool), '#!/bin/sh\necho "$0: shadowed by test/package.test.js" >&2\nexit 1\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, tool), '#!/bin/sh\necho "$0: shadowed by test/install/package.test.js" >&2\nexit 1\n', { mode: 0o755 });
   }
   return dir;
+}
+
+/** Runs a heavy step and reports its duration (so a slow CI run says where the time went). */
+function timed(what, body) {
+  const started = Date.now();
+  try {
+    return body();
+  } finally {
+    process.stderr.write(`      (${what}: ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  }
 }
 
 const lastJsonLine = (text) => JSON.parse(text.trim().split('\n').filter((l) => l.startsWith('{')).pop());
 
 describe('package: the packed tarball, installed without scripts or a compiler', function () {
-  this.timeout(600000);
+  // Sized for a busy 2-core machine: the source build alone takes ~4 min idle and up to ~9 min under load.
+  this.timeout(1800000);
   let work;
   let tarball;
   let project;
@@ -45,7 +57,7 @@ describe('package: the packed tarball, installed without scripts or a compiler',
   before(() => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-package-'));
     // prepack runs scripts/setup.js and scripts/prebuild.js (prebuildify) first.
-    mustRun(npm, ['pack', '--pack-destination', work], { cwd: root });
+    timed('npm pack (prepack: set-up and prebuildify)', () => mustRun(npm, ['pack', '--pack-destination', work], { cwd: root }));
     tarball = path.join(work, fs.readdirSync(work).find((f) => f.endsWith('.tgz')));
     project = path.join(work, 'project');
     fs.mkdirSync(project);
@@ -74,12 +86,12 @@ describe('package: the packed tarball, installed without scripts or a compiler',
     assert.deepStrictEqual(unwanted, []);
     assert.deepStrictEqual(files.filter((f) => /(^|\/)lib(torch|c10)[^/]*\.so|\.whl$/.test(f)), [], 'LibTorch never goes into the tarball');
     const record = JSON.parse(mustRun('tar', ['-xzOf', tarball, 'package/binaries/cpu/prebuilds/linux-x64/reviewkd-build.json']).stdout);
-    assert.deepStrictEqual([record.prebuilt, record.libtorch.variant, record.libtorch.version], [true, 'cpu', `${require('../package.json').libtorch.version}+cpu`]);
+    assert.deepStrictEqual([record.prebuilt, record.libtorch.variant, record.libtorch.version], [true, 'cpu', `${require('../../package.json').libtorch.version}+cpu`]);
     assert.ok(fs.statSync(tarball).size < 5e6, `tarball is ${fs.statSync(tarball).size} bytes`);
   });
 
   it('trains a ReviewKD step through require() with the prebuilt binary, no install script and no compiler', () => {
-    fs.copyFileSync(path.join(__dirname, 'fixtures', 'packed', 'train-step.cjs'), path.join(project, 'train-step.cjs'));
+    fs.copyFileSync(path.join(fixtures, 'packed', 'train-step.cjs'), path.join(project, 'train-step.cjs'));
     const r = mustRun(process.execPath, ['train-step.cjs'], { cwd: project, env: userEnv });
     const out = lastJsonLine(r.stdout);
     assert.strictEqual(out.kind, 'prebuilt');
@@ -88,7 +100,7 @@ describe('package: the packed tarball, installed without scripts or a compiler',
   });
 
   it('imports from ESM (default and named exports)', () => {
-    fs.copyFileSync(path.join(__dirname, 'fixtures', 'packed', 'import.mjs'), path.join(project, 'import.mjs'));
+    fs.copyFileSync(path.join(fixtures, 'packed', 'import.mjs'), path.join(project, 'import.mjs'));
     const out = lastJsonLine(mustRun(process.execPath, ['import.mjs'], { cwd: project, env: userEnv }).stdout);
     assert.deepStrictEqual([out.sum, out.sameObject, out.hasZoo], [54, true, true]);
   });
@@ -122,7 +134,7 @@ describe('package: the packed tarball, installed without scripts or a compiler',
     const other = path.join(work, 'libtorch-2.99');
     assert.ok(fs.existsSync(other), 'made by the previous test');
     const env = { ...process.env, LIBTORCH: other, REVIEWKD_CACHE: path.join(work, 'cache-source-build') };
-    const r = mustRun(process.execPath, ['train-step.cjs'], { cwd: project, env });
+    const r = timed('first use with a source build into the cache', () => mustRun(process.execPath, ['train-step.cjs'], { cwd: project, env }));
     assert.match(r.stderr, /no prebuilt binary fits LibTorch 2\.99\.0\+cpu \(cpu\) from LIBTORCH .*; building from source into .*builds.cpu-2\.99\.0\+cpu-/);
     const out = lastJsonLine(r.stdout);
     assert.deepStrictEqual([out.kind, out.libtorch], ['cache build', '2.99.0+cpu']);
@@ -141,11 +153,11 @@ describe('package: the packed tarball, installed without scripts or a compiler',
   });
 
   it('a strict TypeScript consumer compiles against the tarball and runs as CJS and ESM', () => {
-    const fixture = path.join(__dirname, 'fixtures', 'ts-consumer');
+    const fixture = path.join(fixtures, 'ts-consumer');
     const consumer = path.join(work, 'ts-consumer');
     fs.cpSync(fixture, consumer, { recursive: true });
     fs.rmSync(path.join(consumer, 'node_modules'), { recursive: true, force: true });
-    const devDeps = [`typescript@${require('../package.json').devDependencies.typescript}`, `@types/node@${require('../package.json').devDependencies['@types/node']}`];
+    const devDeps = [`typescript@${require('../../package.json').devDependencies.typescript}`, `@types/node@${require('../../package.json').devDependencies['@types/node']}`];
     mustRun(npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund', tarball, ...devDeps], { cwd: consumer });
     mustRun(process.execPath, [path.join(consumer, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', consumer], { cwd: consumer });
     const outputs = fs.readdirSync(path.join(consumer, 'dist')).filter((f) => /\.(cjs|mjs)$/.test(f));
