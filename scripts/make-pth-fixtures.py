@@ -16,6 +16,7 @@ Everything is seeded, so a rerun with the same torch writes the same tensors. Wh
   dtypes.pth / dtypes-legacy.pth     one tensor of every dtype, a 0-d tensor, an empty one and an nn.Parameter
   views.pth / views-legacy.pth       slices, transposes, offsets, steps and a stride-0 expand of shared storages
   views-p4.pth                       the same with pickle protocol 4
+  views-deflate.pth                  views.pth re-packed by Python's zipfile with deflated records
   attrs.pth                          a tensor and a Parameter with Python attributes (_rebuild_from_type_v2)
   *.safetensors                      the same tensors written by the safetensors package (the reference)
   expected.json                      per file and tensor: dtype, shape, SHA-256 of the contiguous little-endian
@@ -383,6 +384,12 @@ def main():
     attrs = {'tagged': tagged, 'param': param}
     torch.save(attrs, os.path.join(ROOT, 'attrs.pth'))
     expected['attrs'] = {'tensors': {k: describe(v) for k, v in attrs.items()}}
+
+    # The same views re-packed by Python's zipfile with deflate: another writer, compressed records.
+    with zipfile.ZipFile(os.path.join(ROOT, 'views.pth')) as zin, \
+            zipfile.ZipFile(os.path.join(ROOT, 'views-deflate.pth'), 'w', zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
 
     expected['torch'] = torch.__version__
     with open(os.path.join(ROOT, 'expected.json'), 'w') as f:

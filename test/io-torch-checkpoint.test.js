@@ -48,6 +48,7 @@ describe('io.loadTorchCheckpoint: fixtures written by PyTorch', () => {
     'views.pth': 'views',
     'views-legacy.pth': 'views',
     'views-p4.pth': 'views',
+    'views-deflate.pth': 'views',
     'wrap-state_dict.pth': 'wrap',
     'wrap-net.pth': 'wrap',
     'wrap-student.pth': 'wrap',
@@ -81,6 +82,15 @@ describe('io.loadTorchCheckpoint: fixtures written by PyTorch', () => {
       disposeAll(a);
       disposeAll(b);
     }
+  });
+
+  it('reads ZIP64 central directories and end records', () => {
+    const { zipStored } = require('./pth-helpers');
+    const p = tmpFile('zip64.pth');
+    fs.writeFileSync(p, zipStored(unzipStored(fs.readFileSync(fixture('views.pth'))), { zip64: true }));
+    const record = io.loadTorchCheckpoint(p);
+    assertMatches(record, expected.views.tensors, 'zip64');
+    disposeAll(record);
   });
 
   it('copies views out of shared storages: no result aliases another', () => {

@@ -32,8 +32,12 @@ function unzipStored(buf) {
   return out;
 }
 
-/** A stored zip of `entries` ([{name, data}]) with correct CRCs and sizes. */
-function zipStored(entries) {
+/**
+ * A stored zip of `entries` ([{name, data}]) with correct CRCs and sizes. With `zip64`, the central
+ * directory and end record use the ZIP64 forms (PKWARE's APPNOTE 4.3.14-4.3.15, 4.5.3): 0xFFFFFFFF in the
+ * 32-bit fields, the real values in extra field 1, and a ZIP64 end record with its locator.
+ */
+function zipStored(entries, { zip64 = false } = {}) {
   const locals = [];
   const centrals = [];
   let offset = 0;
@@ -49,25 +53,48 @@ function zipStored(entries) {
     local.writeUInt16LE(n.length, 26);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(zip64 ? 45 : 20, 4);
+    central.writeUInt16LE(zip64 ? 45 : 20, 6);
     central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
+    central.writeUInt32LE(zip64 ? 0xffffffff : data.length, 20);
+    central.writeUInt32LE(zip64 ? 0xffffffff : data.length, 24);
     central.writeUInt16LE(n.length, 28);
-    central.writeUInt32LE(offset, 42);
+    central.writeUInt32LE(zip64 ? 0xffffffff : offset, 42);
     locals.push(local, n, data);
-    centrals.push(central, n);
+    if (zip64) {
+      const extra = Buffer.alloc(28);
+      extra.writeUInt16LE(1, 0);
+      extra.writeUInt16LE(24, 2);
+      extra.writeBigUInt64LE(BigInt(data.length), 4); // uncompressed size
+      extra.writeBigUInt64LE(BigInt(data.length), 12); // compressed size
+      extra.writeBigUInt64LE(BigInt(offset), 20); // local header offset
+      central.writeUInt16LE(extra.length, 30);
+      centrals.push(central, n, extra);
+    } else centrals.push(central, n);
     offset += 30 + n.length + data.length;
   }
   const cd = Buffer.concat(centrals);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
+  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 8);
+  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 10);
+  end.writeUInt32LE(zip64 ? 0xffffffff : cd.length, 12);
+  end.writeUInt32LE(zip64 ? 0xffffffff : offset, 16);
+  if (!zip64) return Buffer.concat([...locals, cd, end]);
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeUInt16LE(45, 12);
+  record.writeUInt16LE(45, 14);
+  record.writeBigUInt64LE(BigInt(entries.length), 24);
+  record.writeBigUInt64LE(BigInt(entries.length), 32);
+  record.writeBigUInt64LE(BigInt(cd.length), 40);
+  record.writeBigUInt64LE(BigInt(offset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(offset + cd.length), 8);
+  locator.writeUInt32LE(1, 16);
+  return Buffer.concat([...locals, cd, record, locator, end]);
 }
 
 /** A fixture zip with its data.pkl replaced by `pkl` (storages and other records kept). */
