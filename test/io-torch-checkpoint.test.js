@@ -327,6 +327,21 @@ describe('PyTorch checkpoints where weights are accepted', function () {
     assert.ok(fromPth.count > 0 && Number.isFinite(fromPth.loss));
     assert.deepStrictEqual(evalOf(fixture('resnet8-legacy.pth')), fromPth);
     assert.deepStrictEqual(evalOf(out), fromPth);
+    // distill --teacher x.pth --teacher-model: the teacher loads (strict) and the run completes.
+    const run = tmpFile('run');
+    const d = cli(['distill', '--student', 'resnet8', '--teacher', fixture('resnet8.pth'), '--teacher-model', 'resnet8', '--data', data, '--image-size', '32', '--epochs', '1', '--batch', '8', '--threads', '1', '--out', run]);
+    assert.strictEqual(d.code, 0, d.stderr);
+    assert.strictEqual(JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')).options.teacherModel, 'resnet8');
+  });
+
+  it("the CLI's weight resolution: a DataParallel checkpoint gets prefix 'module.', other names are refused", () => {
+    const { resolveWeights } = require('../dist/cli/weights');
+    assert.deepStrictEqual(resolveWeights(fixture('checkpoint.pth'), '--teacher'), { file: fixture('checkpoint.pth'), prefix: 'module.', kind: 'file' });
+    assert.deepStrictEqual(resolveWeights(fixture('resnet8-legacy.pth'), '--teacher'), { file: fixture('resnet8-legacy.pth'), kind: 'file' });
+    const odd = tmpFile('weights.npz');
+    fs.copyFileSync(fixture('views.pth'), odd);
+    assert.throws(() => resolveWeights(odd, '--teacher'), /--teacher: '.*weights.npz' is not a .safetensors file, a PyTorch checkpoint \(.pth, .pt, .pth.tar, .ckpt\) or a run folder/);
+    assert.throws(() => resolveWeights(fixture('malicious/legacy-eval.pth'), '--teacher'), (e) => e instanceof io.UnsafePickleError);
   });
 
   it('reviewkd convert: usage errors exit 2, refused files exit 1 and write nothing', () => {
