@@ -93,6 +93,24 @@ describe('io.loadTorchCheckpoint: fixtures written by PyTorch', () => {
     disposeAll(record);
   });
 
+  it("reads big-endian storages when the archive's byteorder record says 'big'", () => {
+    // views.pth has two storages: data/0 (float32 grid) and data/1 (bfloat16 grid).
+    const widths = { 'views/data/0': 4, 'views/data/1': 2 };
+    const entries = unzipStored(fs.readFileSync(fixture('views.pth'))).map((e) => {
+      if (e.name === 'views/byteorder') return { name: e.name, data: Buffer.from('big') };
+      const w = widths[e.name];
+      if (!w) return e;
+      const data = Buffer.from(e.data);
+      for (let i = 0; i < data.length; i += w) data.subarray(i, i + w).reverse();
+      return { name: e.name, data };
+    });
+    const p = tmpFile('big-endian.pth');
+    fs.writeFileSync(p, require('./pth-helpers').zipStored(entries));
+    const record = io.loadTorchCheckpoint(p);
+    assertMatches(record, expected.views.tensors, 'big-endian');
+    disposeAll(record);
+  });
+
   it('copies views out of shared storages: no result aliases another', () => {
     const v = io.loadTorchCheckpoint(fixture('views.pth'));
     assert.deepStrictEqual(Array.from(v.transpose.toArray()).slice(0, 4), [0, 6, 12, 18]);
