@@ -4,6 +4,7 @@
 #include "common/addon_data.h"
 #include "common/compute_thread.h"
 #include "common/export.h"
+#include "common/quiet_torch.h"
 #include "nn/module_wrap.h"
 #include "tensor/tensor_wrap.h"
 
@@ -12,6 +13,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new rk::AddonData());  // freed by Node when this environment shuts down
   rk::useOneThreadForSyncOps();                // this JS thread: no OpenMP team (common/compute_thread.h)
+  rk::quietTorchOnce();                        // NNPACK probe and once-per-message warnings (common/quiet_torch.h)
   rk::TensorWrap::Register(env, exports);
   rk::ModuleWrap::Register(env, exports);
   rk::registerCreation(env, exports);
