@@ -237,6 +237,8 @@ describe('io.loadTorchCheckpoint: limits, checked before allocating', () => {
     refusedFast(withPickle(seed, Buffer.concat([Buffer.from('\x80\x02', 'latin1'), Buffer.alloc(5000, 0x28), Buffer.from('.')])), /more than 4096 nested MARKs/, 'marks.pth');
     refusedFast(withPickle(seed, Buffer.concat([Buffer.from('\x80\x02N', 'latin1'), Buffer.alloc(1 << 21, 0x32), Buffer.from('.')])), /more than 1048576 values on the stack/, 'stack.pth');
     refusedFast(withPickle(seed, Buffer.concat([Buffer.from('\x80\x02\x8b\x00\x00\x01\x00', 'latin1'), Buffer.alloc(65536, 1), Buffer.from('.')])), /an integer of 65536 bytes exceeds the limit of 64/, 'long.pth');
+    // A frozenset of 500,000 items is data, not an attack: read without overflowing the call stack, then not a state dict.
+    refusedFast(withPickle(seed, Buffer.concat([Buffer.from('\x80\x04(', 'latin1'), Buffer.alloc(500000, 0x4e), Buffer.from('\x91.', 'latin1')])), /holds a frozenset, not a dict of tensors/, 'frozenset.pth');
     // A 1-element storage viewed with stride 0 as 2^40 elements: in bounds, but far beyond the file.
     const pkl = Buffer.from(
       "\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x01tQK\x00\x8a\x06\x00\x00\x00\x00\x00\x01\x85K\x00\x85\x89ccollections\nOrderedDict\n)RtRs.",

@@ -59,6 +59,7 @@ export class PyDict {
     const at = this.index.get(`s:${key}`);
     return at === undefined ? undefined : this.values[at];
   }
+  /** Number of entries. */
   get size(): number {
     return this.keys.length;
   }
@@ -73,6 +74,7 @@ export class PySet {
 /** A name from the allow-list used as a value (a type token, or a callable not yet called). */
 export class PyGlobal {
   constructor(readonly module: string, readonly name: string) {}
+  /** 'module.name', the key of the allow-list. */
   get qualified(): string {
     return `${this.module}.${this.name}`;
   }
@@ -110,6 +112,7 @@ export interface PickleLimits {
   maxIntBytes: number;
 }
 
+/** The limits {@link unpickle} applies unless its options override them. */
 export const DEFAULT_PICKLE_LIMITS: Readonly<PickleLimits> = {
   maxStack: 1 << 20,
   maxMarks: 4096,
@@ -530,12 +533,12 @@ export function unpickle(data: Uint8Array, start: number, options: UnpickleOptio
         const s = top();
         if (!(s instanceof PySet) || s.frozen) fail(`ADDITEMS on a ${pyDescribe(s)}, not a set`);
         if ((s as PySet).items.length + items.length > limits.maxStack) fail(`a set of more than ${limits.maxStack} items`);
-        (s as PySet).items.push(...items);
+        for (const it of items) (s as PySet).items.push(it);
         break;
       }
       case 'FROZENSET': {
         const s = new PySet(true);
-        s.items.push(...popMark());
+        for (const it of popMark()) s.items.push(it); // a loop: spreading a million items overflows the call stack
         push(s);
         break;
       }
