@@ -7,6 +7,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 
 import { spawnNodeSync } from './child-node';
+import { withDirLock } from './dir-lock';
 import { sha256File } from './hashing';
 import { pinnedTorchVersion, pinnedWheel } from './package-info';
 import { cacheRoot, flagSetting, setting } from './settings';
@@ -33,18 +34,53 @@ function runWheelFetch(args: string[]): void {
 }
 
 /**
+ * The work files of one destination, all beside it and named `.<destination>.*`: `.fetch-*` (pip's
+ * download folder), `.staging-*`, `.download-*`, `.old-*` (wheel-fetch.ts), and the lock.
+ */
+function workPrefix(destination: string): string {
+  return `.${path.basename(destination)}.`;
+}
+
+/**
+ * Removes what a killed fetch of `destination` left behind. Only called while holding the destination's
+ * lock, so nothing of that prefix can belong to a fetch in progress.
+ */
+function sweepStaleWork(destination: string, log: Log): void {
+  const parent = path.dirname(destination);
+  const prefix = workPrefix(destination);
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || name === `${prefix}lock`) continue;
+    log(`reviewkd: removing ${path.join(parent, name)}, left by an interrupted fetch`);
+    fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+  }
+}
+
+/**
  * Makes sure the pinned wheel is unpacked at `destination` (a `.complete` marker says so). When it is not
  * and fetching is allowed (and REVIEWKD_OFFLINE is not set), fetches it: REVIEWKD_TORCH_WHEEL (a local
  * copy), then pip (which honours the user's pip configuration: proxies, mirrors, local wheel folders),
  * then a direct HTTPS download. Every wheel is checked against the pinned sha256 before it is unpacked.
- * Returns `{}` or `{error}` naming every attempt.
+ * Processes that start at once take turns on a lock beside the destination: the first fetches and
+ * unpacks, the others find it complete. Returns `{}` or `{error}` naming every attempt.
  */
 export function ensurePinnedWheel({ destination, log = () => {}, allowFetch = true }: { destination: string; log?: Log; allowFetch?: boolean }): { error?: string } {
-  if (fs.existsSync(path.join(destination, '.complete'))) return {};
+  const complete = () => fs.existsSync(path.join(destination, '.complete'));
+  if (complete()) return {};
   if (!allowFetch) return { error: `${destination} is not unpacked yet` };
   if (flagSetting('REVIEWKD_OFFLINE', false)) return { error: `${destination} is empty and REVIEWKD_OFFLINE is set, so no wheel was fetched` };
   try {
-    fetchPinnedWheel({ destination, log });
+    // The whole fetch runs under the lock (a download can take minutes: wait up to an hour).
+    withDirLock(path.dirname(destination), `${workPrefix(destination)}lock`, () => {
+      if (complete()) return;
+      sweepStaleWork(destination, log);
+      fetchPinnedWheel({ destination, log });
+    }, 60 * 60 * 1000);
     return {};
   } catch (err) {
     return { error: (err as Error).message };
@@ -75,7 +111,7 @@ export function fetchPinnedWheel({ destination, log = () => {} }: { destination:
   }
 
   fs.mkdirSync(path.dirname(destination), { recursive: true });
-  const work = fs.mkdtempSync(path.join(path.dirname(destination), '.fetch-'));
+  const work = fs.mkdtempSync(path.join(path.dirname(destination), `${workPrefix(destination)}fetch-`));
   try {
     const index = setting('REVIEWKD_TORCH_INDEX') ?? 'https://download.pytorch.org/whl/cpu';
     try {
@@ -119,7 +155,7 @@ function pipDownload({ requirement, directory, log, extraArgs = [] }: { requirem
  */
 export function unpackWheel({ requirement, destination, log = () => {}, keep }: { requirement: string; destination: string; log?: Log; keep?: string[] }): void {
   fs.mkdirSync(path.dirname(destination), { recursive: true });
-  const work = fs.mkdtempSync(path.join(path.dirname(destination), '.fetch-'));
+  const work = fs.mkdtempSync(path.join(path.dirname(destination), `${workPrefix(destination)}fetch-`));
   try {
     const wheel = pipDownload({ requirement, directory: work, log });
     log(`reviewkd: unpacking ${path.basename(wheel)}`);
