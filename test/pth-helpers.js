@@ -41,37 +41,41 @@ function zipStored(entries, { zip64 = false } = {}) {
   const locals = [];
   const centrals = [];
   let offset = 0;
-  for (const { name, data } of entries) {
+  for (const { name, data, deflate } of entries) {
     const n = Buffer.from(name, 'utf8');
     const crc = zlib.crc32(data) >>> 0;
+    // `deflate`: the record is compressed (method 8); the sizes say so.
+    const stored = deflate ? zlib.deflateRawSync(data) : data;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(deflate ? 8 : 0, 8);
     local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(stored.length, 18);
     local.writeUInt32LE(data.length, 22);
     local.writeUInt16LE(n.length, 26);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(zip64 ? 45 : 20, 4);
     central.writeUInt16LE(zip64 ? 45 : 20, 6);
+    central.writeUInt16LE(deflate ? 8 : 0, 10);
     central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(zip64 ? 0xffffffff : data.length, 20);
+    central.writeUInt32LE(zip64 ? 0xffffffff : stored.length, 20);
     central.writeUInt32LE(zip64 ? 0xffffffff : data.length, 24);
     central.writeUInt16LE(n.length, 28);
     central.writeUInt32LE(zip64 ? 0xffffffff : offset, 42);
-    locals.push(local, n, data);
+    locals.push(local, n, stored);
     if (zip64) {
       const extra = Buffer.alloc(28);
       extra.writeUInt16LE(1, 0);
       extra.writeUInt16LE(24, 2);
       extra.writeBigUInt64LE(BigInt(data.length), 4); // uncompressed size
-      extra.writeBigUInt64LE(BigInt(data.length), 12); // compressed size
+      extra.writeBigUInt64LE(BigInt(stored.length), 12); // compressed size
       extra.writeBigUInt64LE(BigInt(offset), 20); // local header offset
       central.writeUInt16LE(extra.length, 30);
       centrals.push(central, n, extra);
     } else centrals.push(central, n);
-    offset += 30 + n.length + data.length;
+    offset += 30 + n.length + stored.length;
   }
   const cd = Buffer.concat(centrals);
   const end = Buffer.alloc(22);

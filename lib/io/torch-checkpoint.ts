@@ -58,6 +58,14 @@ const MAX_PICKLE_BYTES = 256 << 20;
 /** Legacy files are read whole; beyond this, re-save in the zip format. */
 const MAX_LEGACY_BYTES = 2 ** 31 - 1;
 
+/**
+ * The most bytes that reading a file may produce: its tensors are views of the storages it holds, so more
+ * than a small multiple of its size means broadcast (stride 0) views blown up, or a deflate bomb.
+ */
+function outputBudget(fileSize: number): number {
+  return 4 * fileSize + (64 << 20);
+}
+
 /** One storage named by a persistent id. */
 class StorageRef {
   constructor(readonly key: string, readonly type: string, readonly numel: number) {}
@@ -262,7 +270,7 @@ function openZip(path: string, fd: number, fileSize: number): Parsed {
   if (order !== 'little' && order !== 'big') fail(path, `byteorder record says '${order.slice(0, 16)}' (expected 'little' or 'big')`);
   const where = `${path} (${pickles[0]})`;
   const storages = new Map<string, StorageRef>();
-  const data = zip.read(zip.entries.get(pickles[0]) as NonNullable<ReturnType<typeof zip.entries.get>>, MAX_PICKLE_BYTES);
+  const data = zip.read(zip.entries.get(pickles[0]) as NonNullable<ReturnType<typeof zip.entries.get>>, Math.min(MAX_PICKLE_BYTES, outputBudget(fileSize)));
   const { value, end } = unpickle(data, 0, {
     where,
     globals: allowList(where),
@@ -280,7 +288,8 @@ function openZip(path: string, fd: number, fileSize: number): Parsed {
       if (!entry) fail(path, `storage record '${name}' is missing`);
       const bytes = ref.numel * ref.info.bytes;
       if (entry.size !== bytes) fail(path, `storage record '${name}' has ${entry.size} bytes; ${ref.numel} ${ref.info.torch} elements need ${bytes}`);
-      const out = zip.read(entry, bytes);
+      // A stored record is bounded by the file; a deflated one only by what it claims, hence the budget.
+      const out = zip.read(entry, Math.min(bytes, outputBudget(fileSize)));
       if (order === 'big') byteSwap(out, ref.info.bytes);
       return out;
     },
@@ -511,9 +520,8 @@ function toTensor(bytes: Uint8Array, torchDtype: string, shape: number[]): Tenso
 }
 
 function materialize(path: string, parsed: Parsed, entries: [string, TensorRef][]): Record<string, Tensor> {
-  // The tensors are views of the storages in the file; more output than a small multiple of the file
-  // size means overlapping or broadcast (stride 0) views blown up, which is refused before allocating.
-  const budget = 4 * parsed.fileSize + (64 << 20);
+  // Refused before allocating anything (see outputBudget).
+  const budget = outputBudget(parsed.fileSize);
   let total = 0;
   for (const [name, t] of entries) {
     total += t.numel * t.storage.info.bytes;

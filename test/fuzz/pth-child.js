@@ -3,7 +3,8 @@
 // reader. Families: 'zip' (the whole .pth file mutated: central directory, local headers, CRCs),
 // 'pickle' (data.pkl mutated and put back in a valid zip, so the pickle machine and the tensor rebuild
 // see the damage rather than the CRC check), 'records' (a storage record mutated), 'legacy' (legacy-format
-// files mutated) and 'random' (random opcode soup). Each case must load or throw an Error. Prints
+// files mutated) and 'random' (random opcode soup), each for its share of RK_PTH_FUZZ_MS and at least
+// RK_PTH_FUZZ_MIN cases. Each case must load or throw an Error. Prints
 // "S <case>" before each case (so the parent can name a crash), then "SUMMARY <json>".
 const fs = require('fs');
 const os = require('os');
@@ -76,7 +77,9 @@ function attempt(family, name, bytes) {
   if (counts[family].cases % 50 === 0) maxRss = Math.max(maxRss, process.memoryUsage().rss);
 }
 
-const timeLeft = (share) => Date.now() - started < budgetMs * share;
+// Each family runs its share of the time budget, and at least MIN_CASES cases however busy the machine is.
+const MIN_CASES = Number(process.env.RK_PTH_FUZZ_MIN || 500);
+const more = (family, share) => (counts[family]?.cases ?? 0) < MIN_CASES || Date.now() - started < budgetMs * share;
 
 // Bytes that are pickle opcodes (pickletools lists them), for the random family.
 const OPCODES = Buffer.from('(.012FIJKLMNPQRSTUVXabcde}gh]ijlopqrst)uG', 'latin1');
@@ -88,20 +91,20 @@ function main() {
   const legacies = ['views-legacy.pth', 'dtypes-legacy.pth'].map((f) => fs.readFileSync(fixture(f)));
   const pickles = zips.map((z) => [z, unzipStored(z).find((e) => e.name.endsWith('/data.pkl')).data]);
 
-  while (timeLeft(0.25)) attempt('zip', 'file', mutate(rand() < 0.02 ? bigZip : pick(zips)));
-  while (timeLeft(0.6)) {
+  while (more('zip', 0.25)) attempt('zip', 'file', mutate(rand() < 0.02 ? bigZip : pick(zips)));
+  while (more('pickle', 0.6)) {
     const [z, pkl] = pick(pickles);
     attempt('pickle', 'data.pkl', withPickle(z, mutate(pkl)));
   }
-  while (timeLeft(0.7)) {
+  while (more('records', 0.7)) {
     const entries = unzipStored(pick(zips));
     const storages = entries.filter((e) => e.name.includes('/data/'));
     const victim = pick(storages);
     const mutated = rand() < 0.5 ? mutate(victim.data) : Buffer.from(victim.data).fill(int(256));
     attempt('records', victim.name, zipStored(entries.map((e) => (e === victim ? { name: e.name, data: mutated } : e))));
   }
-  while (timeLeft(0.9)) attempt('legacy', 'file', mutate(pick(legacies)));
-  while (timeLeft(1)) {
+  while (more('legacy', 0.9)) attempt('legacy', 'file', mutate(pick(legacies)));
+  while (more('random', 1)) {
     const n = 1 + int(120);
     const b = Buffer.alloc(n + 3);
     b[0] = 0x80;
