@@ -148,8 +148,17 @@ describe('io.loadTorchCheckpoint: fixtures written by PyTorch', () => {
     assert.strictEqual(io.isTorchCheckpoint(fixture('resnet8.pth')), true);
     assert.strictEqual(io.isTorchCheckpoint(fixture('resnet8-legacy.pth')), true);
     assert.strictEqual(io.isTorchCheckpoint(tmpFile('missing.pth')), false);
-    assert.throws(() => io.loadTorchCheckpoint(st), (e) => e instanceof io.TorchCheckpointError && /not a PyTorch checkpoint: neither a zip archive nor a legacy pickle/.test(e.message));
+    assert.throws(() => io.loadTorchCheckpoint(st), (e) => e instanceof io.TorchCheckpointError && /not a PyTorch checkpoint: neither a zip archive nor a legacy-format pickle/.test(e.message));
     assert.throws(() => io.loadTorchCheckpoint(tmpFile('missing.pth')), /cannot open '.*missing.pth'/);
+    // A safetensors header of 640 (0x280) bytes starts the file with 80 02, like a pickle: still safetensors.
+    const header = Buffer.from(JSON.stringify({ t: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }).padEnd(640, ' '));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(640n);
+    const tricky = tmpFile('tricky.safetensors');
+    fs.writeFileSync(tricky, Buffer.concat([len, header, Buffer.from(new Float32Array([2.5]).buffer)]));
+    assert.deepStrictEqual([...fs.readFileSync(tricky).subarray(0, 2)], [0x80, 0x02]);
+    assert.strictEqual(io.isTorchCheckpoint(tricky), false);
+    assert.deepStrictEqual(Array.from(io.loadWeightsFile(tricky).t.toArray()), [2.5]);
     // loadWeightsFile picks the reader from the first bytes, not the name.
     const renamed = tmpFile('weights.bin');
     fs.copyFileSync(fixture('views.pth'), renamed);

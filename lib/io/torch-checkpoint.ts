@@ -358,6 +358,19 @@ function openLegacy(path: string, fd: number, fileSize: number): Parsed {
   };
 }
 
+/**
+ * Which layout the first bytes show. A safetensors file starts with its header length (8 bytes) and '{',
+ * and a length can begin with 80 02 (a pickle's PROTO 2) or 50 4b 03 04 (a zip's local header); so both
+ * checks also want something other than '{' at byte 8 (a zip's method field, a pickle's opcodes). The
+ * legacy reader then requires the pickled magic number, naming anything else it finds there.
+ */
+function sniff(head: Buffer): 'zip' | 'legacy' | undefined {
+  if (head.length < 9 || head[8] === 0x7b) return undefined;
+  if (head.readUInt32LE(0) === 0x04034b50) return 'zip';
+  if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return 'legacy';
+  return undefined;
+}
+
 function openCheckpoint(path: string): Parsed {
   let fd: number;
   try {
@@ -369,12 +382,13 @@ function openCheckpoint(path: string): Parsed {
     const size = fs.fstatSync(fd).size;
     const head = Buffer.alloc(Math.min(size, 512));
     fs.readSync(fd, head, 0, head.length, 0);
-    if (head.length >= 4 && head.readUInt32LE(0) === 0x04034b50) return openZip(path, fd, size);
-    if (head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return openLegacy(path, fd, size);
+    const layout = sniff(head);
+    if (layout === 'zip') return openZip(path, fd, size);
+    if (layout === 'legacy') return openLegacy(path, fd, size);
     if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar') {
       fail(path, "torch.save's tar layout (PyTorch before 0.4) is not supported; re-save the file with a current PyTorch");
     }
-    fail(path, 'not a PyTorch checkpoint: neither a zip archive nor a legacy pickle (first bytes ' + head.subarray(0, 8).toString('hex') + ')');
+    fail(path, 'not a PyTorch checkpoint: neither a zip archive nor a legacy-format pickle (first bytes ' + head.subarray(0, 8).toString('hex') + ')');
   } catch (e) {
     try {
       fs.closeSync(fd);
@@ -615,17 +629,17 @@ export function inspectTorchCheckpoint(path: string, options?: TorchCheckpointOp
 }
 
 /**
- * Whether `path` is a PyTorch checkpoint rather than safetensors, from its first bytes (a zip archive or
- * a protocol 2-5 pickle). False for files that cannot be read.
+ * Whether `path` is a PyTorch checkpoint rather than safetensors, from its first bytes (a zip archive, or
+ * a pickle for the legacy layout). False for files that cannot be read.
  */
 export function isTorchCheckpoint(path: string): boolean {
   checkPath('isTorchCheckpoint', path);
   let fd: number | undefined;
   try {
     fd = fs.openSync(path, 'r');
-    const head = Buffer.alloc(4);
-    const n = fs.readSync(fd, head, 0, 4, 0);
-    return (n >= 4 && head.readUInt32LE(0) === 0x04034b50) || (n >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5);
+    const head = Buffer.alloc(32);
+    const n = fs.readSync(fd, head, 0, 32, 0);
+    return sniff(head.subarray(0, n)) !== undefined;
   } catch {
     return false;
   } finally {
