@@ -6,8 +6,8 @@
 // 1. Load time of the ~100 MB ResNet50 checkpoint (zip and legacy layouts; best of 3, after a warm-up).
 // 2. The torchvision-layout ResNet18 checkpoint and its safetensors copy (both written by PyTorch) give
 //    bit-identical logits in the zoo's resnet18, close to PyTorch's own logits of the same input.
-// 3. `reviewkd eval` of the .pth and of the .safetensors on the same (synthetic, 1000-class) folder
-//    prints the same top-1, top-5 and loss.
+// 3. `reviewkd eval` of the .pth and of the .safetensors on the same synthetic 1000-class folder (one
+//    image per class, at 64x64 to keep it short) prints the same top-1, top-5 and loss.
 // Exits 1 when a check fails.
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -67,19 +67,19 @@ async function main() {
   const worst = Math.max(...a.map((v, i) => Math.abs(v - want[i]) / Math.max(1, Math.abs(want[i]))));
   check(worst < 1e-3, `resnet18: logits match PyTorch's (worst relative difference ${worst.toExponential(2)})`);
 
-  // reviewkd eval on a 1000-class folder (one 32x32 PNG per class, resized to 224, the first 16 images).
+  // reviewkd eval on a val/ folder of 1000 classes (one 32x32 PNG per class, resized to 64).
   const sharp = require('sharp');
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-imagenet-like-'));
   for (let c = 0; c < 1000; c++) {
-    const d = path.join(data, `n${String(c).padStart(4, '0')}`);
-    fs.mkdirSync(d);
+    const d = path.join(data, 'val', `n${String(c).padStart(4, '0')}`);
+    fs.mkdirSync(d, { recursive: true });
     const px = Buffer.alloc(32 * 32 * 3);
     for (let k = 0; k < px.length; k++) px[k] = (k * (c % 251 + 1)) & 0xff;
     await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(d, '0.png'));
   }
   const bin = path.join(__dirname, '..', 'bin', 'reviewkd.js');
   const evalOf = (file) => {
-    const r = spawnSync(process.execPath, [bin, 'eval', path.join(dir, file), '--model', 'resnet18', '--data', data, '--image-size', '224', '--split', 'train', '--limit', '16', '--json'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [bin, 'eval', path.join(dir, file), '--model', 'resnet18', '--data', data, '--image-size', '64', '--json'], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`reviewkd eval ${file} exited ${r.status}: ${r.stderr}`);
     const { top1, top5, loss, count } = JSON.parse(r.stdout);
     return { top1, top5, loss, count };

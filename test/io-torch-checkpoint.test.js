@@ -326,13 +326,16 @@ describe('PyTorch checkpoints where weights are accepted', function () {
     net.dispose();
   });
 
+  // train/ and val/ folders of 10 classes, 2 synthetic 32x32 images each (eval reads val/).
   async function tenClassFolder(root) {
-    for (let c = 0; c < 10; c++) {
-      fs.mkdirSync(path.join(root, `c${c}`), { recursive: true });
-      for (let i = 0; i < 2; i++) {
-        const px = Buffer.alloc(32 * 32 * 3);
-        for (let k = 0; k < px.length; k++) px[k] = (k * (c + 3) + i * 17) & 0xff;
-        await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(root, `c${c}`, `${i}.png`));
+    for (const split of ['train', 'val']) {
+      for (let c = 0; c < 10; c++) {
+        fs.mkdirSync(path.join(root, split, `c${c}`), { recursive: true });
+        for (let i = 0; i < 2; i++) {
+          const px = Buffer.alloc(32 * 32 * 3);
+          for (let k = 0; k < px.length; k++) px[k] = (k * (c + 3) + i * 17 + (split === 'val' ? 5 : 0)) & 0xff;
+          await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(root, split, `c${c}`, `${i}.png`));
+        }
       }
     }
     return root;
@@ -359,7 +362,8 @@ describe('PyTorch checkpoints where weights are accepted', function () {
       return { top1, top5, loss, count };
     };
     const fromPth = evalOf(fixture('resnet8.pth'));
-    assert.ok(fromPth.count > 0 && Number.isFinite(fromPth.loss));
+    assert.strictEqual(fromPth.count, 20);
+    assert.ok(Number.isFinite(fromPth.loss));
     assert.deepStrictEqual(evalOf(fixture('resnet8-legacy.pth')), fromPth);
     assert.deepStrictEqual(evalOf(out), fromPth);
     // distill --teacher x.pth --teacher-model: the teacher loads (strict) and the run completes.
