@@ -2,7 +2,7 @@
 //
 // torch.save writes one of two layouts (PyTorch's serialization notes describe both):
 //  - zip (the default since PyTorch 1.6): `<archive>/data.pkl` is the pickled object, each tensor storage
-//    is a stored member `<archive>/data/<key>`, `<archive>/byteorder` says 'little' or 'big' (absent in
+//    is a member `<archive>/data/<key>`, `<archive>/byteorder` says 'little' or 'big' (absent in
 //    older files: little), `<archive>/version` the format version.
 //  - legacy (`_use_new_zipfile_serialization=False`): five pickles in a row (a magic number, the protocol
 //    version 1001, a sys-info dict, the object, the sorted list of storage keys), then for each key an
@@ -82,7 +82,6 @@ class TensorRef {
     readonly shape: number[],
     readonly stride: number[],
     readonly numel: number,
-    readonly parameter = false,
   ) {}
 }
 
@@ -152,53 +151,54 @@ function rebuildTensor(where: string, args: PyValue[], minArgs: number, maxArgs:
   return new TensorRef(s, offset, shape, stride, numel);
 }
 
+/** An nn.Parameter loads as its tensor. */
 function parameterOf(where: string, data: PyValue): TensorRef {
   if (!(data instanceof TensorRef)) fail(where, `a Parameter must wrap a tensor; got ${pyDescribe(data)}`);
-  const t = data as TensorRef;
-  return new TensorRef(t.storage, t.offset, t.shape, t.stride, t.numel, true);
+  return data as TensorRef;
 }
 
 /**
- * The callables and types a state dict needs, the same set PyTorch's `weights_only` unpickler permits for
- * tensors and containers (minus quantized/sparse/subclass tensors). Each callable is implemented here and
- * only builds a description; nothing named in a file is ever looked up or run.
+ * The callables and types a state dict needs: a subset of what PyTorch's `weights_only` unpickler
+ * permits (no quantized, sparse or subclass tensors, dtypes, torch.Size or user-added names). Each
+ * callable is implemented here and only builds a description; nothing named in a file is looked up or run.
  */
 function allowList(where: string): Map<string, GlobalSpec> {
-  const callables: Record<string, (args: PyValue[]) => PyValue> = {
+  // Each callable gets `w`: the file and the byte offset of the REDUCE that calls it, for messages.
+  const callables: Record<string, (args: PyValue[], w: string) => PyValue> = {
     // An empty OrderedDict; its entries follow as SETITEMS, its `_metadata` attribute as BUILD.
-    'collections.OrderedDict': (args) => {
-      if (args.length !== 0) fail(where, `collections.OrderedDict is accepted only with no arguments; got ${args.length}`);
+    'collections.OrderedDict': (args, w) => {
+      if (args.length !== 0) fail(w, `collections.OrderedDict is accepted only with no arguments; got ${args.length}`);
       return new PyDict(true);
     },
-    'torch._utils._rebuild_tensor_v2': (args) => rebuildTensor(where, args, 6, 7),
+    'torch._utils._rebuild_tensor_v2': (args, w) => rebuildTensor(w, args, 6, 7),
     // The pre-1.0 form, without requires_grad and hooks.
-    'torch._utils._rebuild_tensor': (args) => rebuildTensor(where, args, 4, 4),
-    'torch._utils._rebuild_parameter': (args) => {
-      if (args.length !== 3) fail(where, `_rebuild_parameter takes 3 arguments; got ${args.length}`);
-      return parameterOf(where, args[0]);
+    'torch._utils._rebuild_tensor': (args, w) => rebuildTensor(w, args, 4, 4),
+    'torch._utils._rebuild_parameter': (args, w) => {
+      if (args.length !== 3) fail(w, `_rebuild_parameter takes 3 arguments; got ${args.length}`);
+      return parameterOf(w, args[0]);
     },
     // Parameters with Python attributes: the attributes are data and are dropped.
-    'torch._utils._rebuild_parameter_with_state': (args) => {
-      if (args.length !== 4) fail(where, `_rebuild_parameter_with_state takes 4 arguments; got ${args.length}`);
-      return parameterOf(where, args[0]);
+    'torch._utils._rebuild_parameter_with_state': (args, w) => {
+      if (args.length !== 4) fail(w, `_rebuild_parameter_with_state takes 4 arguments; got ${args.length}`);
+      return parameterOf(w, args[0]);
     },
     // Tensors with Python attributes: (rebuild function, class, its args, state). Only plain tensors and
     // Parameters as the class, only the rebuild functions above as the function.
-    'torch._tensor._rebuild_from_type_v2': (args) => {
-      if (args.length !== 4) fail(where, `_rebuild_from_type_v2 takes 4 arguments; got ${args.length}`);
+    'torch._tensor._rebuild_from_type_v2': (args, w) => {
+      if (args.length !== 4) fail(w, `_rebuild_from_type_v2 takes 4 arguments; got ${args.length}`);
       const [fn, cls, inner] = args;
       if (!(cls instanceof PyGlobal) || !['torch.Tensor', 'torch.nn.parameter.Parameter'].includes(cls.qualified)) {
-        throw new UnsafePickleError(`${where}: _rebuild_from_type_v2 of ${pyDescribe(cls)} is refused: only torch.Tensor and torch.nn.parameter.Parameter are accepted`);
+        throw new UnsafePickleError(`${w}: _rebuild_from_type_v2 of ${pyDescribe(cls)} is refused: only torch.Tensor and torch.nn.parameter.Parameter are accepted`);
       }
       const rebuild = fn instanceof PyGlobal && fn.qualified.startsWith('torch._utils._rebuild_') && Object.hasOwn(callables, fn.qualified) ? callables[fn.qualified] : undefined;
-      if (!rebuild) throw new UnsafePickleError(`${where}: _rebuild_from_type_v2 with ${pyDescribe(fn)} is refused: only the tensor rebuild functions are accepted`);
-      if (!(inner instanceof PyTuple)) fail(where, `_rebuild_from_type_v2 arguments must be a tuple; got ${pyDescribe(inner)}`);
-      const t = rebuild((inner as PyTuple).items);
-      return cls.qualified === 'torch.nn.parameter.Parameter' ? parameterOf(where, t) : t;
+      if (!rebuild) throw new UnsafePickleError(`${w}: _rebuild_from_type_v2 with ${pyDescribe(fn)} is refused: only the tensor rebuild functions are accepted`);
+      if (!(inner instanceof PyTuple)) fail(w, `_rebuild_from_type_v2 arguments must be a tuple; got ${pyDescribe(inner)}`);
+      const t = rebuild((inner as PyTuple).items, w);
+      return cls.qualified === 'torch.nn.parameter.Parameter' ? parameterOf(w, t) : t;
     },
   };
   const globals = new Map<string, GlobalSpec>();
-  for (const [name, call] of Object.entries(callables)) globals.set(name, { kind: 'callable', call: (args) => call(args) });
+  for (const [name, call] of Object.entries(callables)) globals.set(name, { kind: 'callable', call: (args, at) => call(args, `${where}: pickle byte ${at}`) });
   for (const type of Object.keys(STORAGE_TYPES)) globals.set(`torch.${type}`, { kind: 'type' });
   globals.set('torch.Tensor', { kind: 'type' });
   globals.set('torch.nn.parameter.Parameter', { kind: 'type' });
@@ -274,7 +274,7 @@ function openZip(path: string, fd: number, fileSize: number): Parsed {
   const { value, end } = unpickle(data, 0, {
     where,
     globals: allowList(where),
-    persistentLoad: (pid) => storagePid(where, storages, pid, false),
+    persistentLoad: (pid, at) => storagePid(`${where}: pickle byte ${at}`, storages, pid, false),
     hint,
   });
   if (end !== data.length) fail(where, `${data.length - end} bytes after the pickle's STOP`);
@@ -324,7 +324,7 @@ function openLegacy(path: string, fd: number, fileSize: number): Parsed {
   if (!(sysInfo instanceof PyDict)) fail(path, `the legacy sys info is a ${pyDescribe(sysInfo)}, not a dict`);
   const where = `${path} (legacy object)`;
   const storages = new Map<string, StorageRef>();
-  const object = unpickle(data, pos, { where, globals: allowList(where), persistentLoad: (pid) => storagePid(where, storages, pid, true), hint });
+  const object = unpickle(data, pos, { where, globals: allowList(where), persistentLoad: (pid, at) => storagePid(`${where}: pickle byte ${at}`, storages, pid, true), hint });
   pos = object.end;
   const keys = header('storage keys');
   if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) fail(path, `the legacy storage-key list is a ${pyDescribe(keys)}`);
