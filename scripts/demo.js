@@ -11,17 +11,44 @@ const rk = require('..');
 const { ensureFashionMnist, subset, teacherRecord, loadTeacher } = require('./demo-data');
 
 const root = path.resolve(__dirname, '..');
-const { values } = parseArgs({
-  options: {
-    seeds: { type: 'string', default: '1' },
-    subset: { type: 'string', default: '5000' },
-    epochs: { type: 'string', default: '4' },
-    student: { type: 'string', default: 'resnet8' },
-    lambda: { type: 'string' },
-    methods: { type: 'string', default: 'vanilla,kd,reviewkd' },
-    out: { type: 'string', default: path.join(root, 'demo-output') },
-  },
-});
+const HELP = `Usage: node scripts/demo.js [options]   (npm run demo -- [options], from a clone of the repository)
+
+Distils a student from the Fashion-MNIST teacher in demo/ and compares, on the same budget, the student
+trained alone, with KD and with ReviewKD; prints a table and writes a report (HTML + PNG plots).
+
+Options:
+  --seeds 1,2,3        seeds (mean and std over them; default 1)
+  --subset N           training images (default 5000)
+  --epochs E           epochs (default 4)
+  --student NAME       student model (default resnet8)
+  --methods a,b,..     methods or '+' combinations (default vanilla,kd,reviewkd)
+  --lambda L           ReviewKD's weight (default: the pair's published one)
+  --out DIR            output folder (default demo-output)
+  -h, --help           this help
+`;
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      seeds: { type: 'string', default: '1' },
+      subset: { type: 'string', default: '5000' },
+      epochs: { type: 'string', default: '4' },
+      student: { type: 'string', default: 'resnet8' },
+      lambda: { type: 'string' },
+      methods: { type: 'string', default: 'vanilla,kd,reviewkd' },
+      out: { type: 'string', default: path.join(root, 'demo-output') },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }));
+} catch (err) {
+  // A bad flag is a usage error: say which and show the options, no stack trace.
+  process.stderr.write(`demo: ${err.message.split('\n')[0]}\n\n${HELP}`);
+  process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 
 function log(msg) {
   process.stderr.write(`${msg}\n`);

@@ -39,6 +39,8 @@ export interface BenchOptions {
   autocast?: 'bf16' | false;
   /** Called after each measurement, e.g. to print progress. */
   onResult?: (r: BenchResult) => void;
+  /** Called before each timing starts (e.g. 'resnet56-resnet20 batch 64: distillation step'), so a caller can show what it waits for. */
+  onProgress?: (what: string) => void;
 }
 
 export interface BenchResult {
@@ -105,14 +107,18 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       const teacher = createModel(pair.teacher, { numClasses: pair.classes });
       const student = createModel(pair.student, { numClasses: pair.classes });
       const fast = { channelsLast: options.channelsLast ?? false, autocast: options.autocast ?? false };
+      const at = `${name} batch ${batchSize}`;
+      options.onProgress?.(`${at}: ${method} distillation step`);
       const distill = await Trainer.create({ student, teacher, method, train: data, device, seed: 0, ...fast });
       const distillRate = await stepRate(distill, batchSize, steps, repeats);
       distill.dispose();
+      options.onProgress?.(`${at}: student alone`);
       const alone = await Trainer.create({ student: createModel(pair.student, { numClasses: pair.classes }), train: data, device, seed: 0, ...fast });
       const studentRate = await stepRate(alone, batchSize, steps, repeats);
       alone.dispose();
       // The floor: the teacher's forward alone (eval mode, no grad), through the same native path and
       // fast-path options as the step (channels-last input, bf16 autocast), over the same batches.
+      options.onProgress?.(`${at}: teacher forward`);
       const floor = await Trainer.create({ student: teacher, train: data, test: data, device, seed: 0, ...fast });
       await floor.evaluate(undefined, { batchSize }); // warm-up
       const rates: number[] = [];

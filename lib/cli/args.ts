@@ -209,7 +209,6 @@ export function readConfigFile(file: string): Record<string, unknown> {
 
 const HELP: OptionSpec = { name: 'help', short: 'h', type: 'boolean', help: 'show this help', flagOnly: true };
 
-/** Parses `argv` for `spec`: flags, then (when given) the --config file below them. */
 /**
  * Parses a command's arguments, or prints its help and returns undefined when --help was given (every
  * command then exits 0).
@@ -224,13 +223,42 @@ export function parseOrHelp(spec: CommandSpec, argv: string[]): Parsed | undefin
 /** The --threads option every computing command takes. */
 export const THREADS_OPTION = { name: 'threads', type: 'int', min: 1, max: 1024, help: 'CPU threads for LibTorch' } as const;
 
+/**
+ * `--epochs -1` as `--epochs=-1`: util.parseArgs takes a value that starts with '-' for a flag and calls
+ * the argument ambiguous, so a negative number after a numeric option is joined to it here. The value then
+ * reaches the range check, which accepts it where the range allows and otherwise names the range.
+ */
+function joinNegativeValues(argv: string[], options: OptionSpec[]): string[] {
+  const numeric = new Set<string>();
+  for (const o of options) {
+    if (o.type !== 'int' && o.type !== 'number' && o.type !== 'numbers') continue;
+    numeric.add(`--${o.name}`);
+    if (o.short) numeric.add(`-${o.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    if (numeric.has(a) && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(a.startsWith('--') ? `${a}=${next}` : `${a}${next}`); // '-n-1': a short option's value follows it directly
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/** Parses `argv` for `spec`: flags, then (when given) the --config file below them. */
 export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
   const all = [...spec.options, HELP];
   const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const o of all) parseOptions[o.name] = { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) };
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options: parseOptions, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv, all), options: parseOptions, strict: true, allowPositionals: true });
   } catch (err) {
     const e = err as Error & { code?: string };
     const flag = /'([^']+)'/.exec(e.message)?.[1] ?? '';

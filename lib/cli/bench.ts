@@ -43,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   const print = (r: BenchResult) => {
     if (!v.json) process.stdout.write(`${r.pair.padEnd(22)} batch ${String(r.batchSize).padStart(4)}  distill ${r.distillImagesPerSecond.toFixed(0).padStart(7)} img/s  student alone ${r.studentImagesPerSecond.toFixed(0).padStart(7)} img/s  teacher forward ${r.teacherForwardImagesPerSecond.toFixed(0).padStart(7)} img/s\n`);
   };
+  const started = Date.now();
   const report = await runBench({
     device: device as Device,
     ...(pairs ? { pairs } : {}),
@@ -53,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     ...(v.channelsLast ? { channelsLast: true } : {}),
     ...(v.autocast ? { autocast: 'bf16' as const } : {}),
     onResult: print,
+    // Each timing takes seconds to minutes on a CPU: say what is being measured, on stderr so --json stays clean.
+    onProgress: (what: string) => process.stderr.write(`bench: ${what} (warm-up, then ${(v.repeats as number | undefined) ?? 3} timings of ${(v.steps as number | undefined) ?? 8} steps)... ${((Date.now() - started) / 1000).toFixed(0)} s so far\n`),
   });
   if (v.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(`(${report.libtorch} ${report.variant}, ${report.device}, ${report.threads} threads, method ${report.method})\n`);

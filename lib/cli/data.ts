@@ -152,5 +152,51 @@ export async function loadData(o: DataOptions, need: 'train' | 'test' | 'both' =
       ({ train, test } = await loadImageFolders(where, o, need));
       break;
   }
-  return { train: limit(train, o.limit), test: limit(test, o.testLimit), format, path: where };
+  train = limit(train, o.limit);
+  test = limit(test, o.testLimit);
+  checkClasses(train, test, where, o);
+  return { train, test, format, path: where };
+}
+
+/** The class names of a dataset, or 'class <i>' when it has none. */
+function className(ds: ImageDataset, label: number): string {
+  return ds.classNames?.[label] ?? `class ${label}`;
+}
+
+/** The labels that occur in a dataset, ascending. */
+function labelsPresent(ds: ImageDataset): number[] {
+  const seen = new Set<number>();
+  for (let i = 0; i < ds.count; i++) seen.add(ds.labels[i]);
+  return [...seen].sort((a, b) => a - b);
+}
+
+/**
+ * A classifier needs two classes to tell apart, and a test set is only meaningful on classes the training
+ * set taught: a one-class folder would otherwise "train" to top-1 100 % at loss 0, and a test class never
+ * seen in training counts against the model however well it learnt. Both are usage errors naming --data
+ * (or --limit, when the limit is what removed the classes).
+ */
+function checkClasses(train: ImageDataset | undefined, test: ImageDataset | undefined, where: string, o: DataOptions): void {
+  const cut = (ds: ImageDataset, n: number | undefined, flag: string) => (n !== undefined && ds.count === n ? `; ${flag} ${n} keeps only the first ${n} images` : '');
+  if (train) {
+    const present = labelsPresent(train);
+    if (present.length < 2) {
+      const names = present.map((l) => `'${className(train, l)}'`).join(', ') || 'none';
+      throw new UsageError(
+        `option --data: the training images of '${where}' hold ${present.length} class (${names})${cut(train, o.limit, '--limit')}; a classifier needs at least 2 classes` +
+          ' (an image folder needs one subfolder per class)',
+      );
+    }
+    if (test) {
+      const taught = new Set(present);
+      const missing = labelsPresent(test).filter((l) => !taught.has(l));
+      if (missing.length > 0) {
+        const names = missing.slice(0, 5).map((l) => `'${className(test, l)}'`).join(', ') + (missing.length > 5 ? `, ... (${missing.length} in all)` : '');
+        throw new UsageError(
+          `option --data: the test images of '${where}' hold class(es) ${names} that the training images lack${cut(train, o.limit, '--limit')}; ` +
+            'every test class must appear in training (add training images of those classes, or raise --limit)',
+        );
+      }
+    }
+  }
 }

@@ -18,6 +18,9 @@ export const spec: CommandSpec = {
 export async function main(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(spec, argv);
   if (!parsed) return 0;
+  // Listing builds every model once to measure its parameters and feature shapes: seconds on a CPU.
+  process.stderr.write('reviewkd models: building each model of the zoo to measure it (a few seconds)...\n');
+  const t0 = Date.now();
   const list = models.list().filter((m) => !parsed.values.dataset || m.dataset === parsed.values.dataset);
   if (parsed.values.json) {
     process.stdout.write(`${JSON.stringify(list.map((m) => ({ ...m, numParameters: m.numParameters })), null, 2)}\n`);
@@ -28,5 +31,6 @@ export async function main(argv: string[]): Promise<number> {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   process.stdout.write(`${[line(head), ...rows.map(line)].join('\n')}\n`);
+  process.stderr.write(`reviewkd models: ${list.length} models in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   return 0;
 }

@@ -10,7 +10,7 @@ import * as models from '../models';
 import type { Model } from '../models';
 import * as recipes from '../recipes';
 import type { Recipe } from '../recipes';
-import { setNumThreads } from '../runtime';
+import { info as runtimeInfo, setNumThreads } from '../runtime';
 import { manualSeed } from '../tensor';
 import { Trainer, type Method, type FitOptions, type FitResult, type TrainerOptions } from '../train/trainer';
 import { RUN_FIELDS, flagOf, helpOf, runOptionsFrom } from '../train/run-options';
@@ -18,6 +18,7 @@ import { methodFields, methodNames, methodPlugins, resolveMethod, MethodError, t
 import type { EpochLog } from '../train/log';
 import { UsageError, suggest, kebab, type OptionSpec, type Parsed, THREADS_OPTION } from './args';
 import { DATASETS, loadData } from './data';
+import { explainMismatch } from './mismatch';
 import { loadWeights, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
 
 /** Options of both training commands. */
@@ -141,15 +142,18 @@ export interface RunSummary {
   epochs: number;
   /** Epochs actually finished. */
   epochsDone: number;
-  /** Best test top-1 over epochs (%), the metric the paper reports; null without a test set. */
+  /** Best test top-1 over epochs (%), the metric the paper reports; null without a test set or before the first evaluation. */
   top1: number | null;
-  /** Test top-5 (%) at the best top-1 epoch. */
+  /** Test top-5 (%) at the best top-1 epoch; null with 5 classes or fewer (it would always be 100 %). */
   top5: number | null;
+  /** The epoch of the best top-1, 1-based (as the console and the logs count). */
   bestEpoch: number | null;
+  /** Whether the run had a test set (top1 is null without one, or when it stopped before evaluating). */
+  hasTest: boolean;
   /** Test top-1/top-5 after the last epoch. */
   final: { top1: number | null; top5: number | null };
   params: number;
-  /** Mean training throughput over epochs. */
+  /** Mean training throughput over epochs (over the steps taken, when no epoch finished). */
   imagesPerSecond: number;
   seconds: number;
   seed: number;
@@ -192,6 +196,19 @@ function checkDevice(d: string): Device {
   return d as Device;
 }
 
+/** A CUDA device this build and machine cannot use is the user's choice to change (exit 2), not a failure. */
+function checkDeviceAvailable(d: Device): void {
+  if (!d.startsWith('cuda')) return;
+  const rt = runtimeInfo();
+  const index = d.includes(':') ? Number(d.split(':')[1]) : 0;
+  if (rt.libtorch.variant !== 'cuda') {
+    throw new UsageError(`option --device ${d}: this LibTorch build (${rt.libtorch.version}) is CPU-only; use --device cpu, or install a CUDA build ('reviewkd doctor' says what was found)`);
+  }
+  if (!rt.cuda.available || index >= rt.cuda.deviceCount) {
+    throw new UsageError(`option --device ${d}: ${rt.cuda.deviceCount} CUDA device(s) visible; use --device cpu${rt.cuda.deviceCount > 0 ? ` or cuda:0..cuda:${rt.cuda.deviceCount - 1}` : ''}`);
+  }
+}
+
 /** Merges recipe < saved config (resume) < config file < flags, and checks what the command needs. */
 function resolve(kind: 'train' | 'distill', parsed: Parsed): Resolved {
   let v: Record<string, unknown> = { ...parsed.values };
@@ -224,6 +241,12 @@ function resolve(kind: 'train' | 'distill', parsed: Parsed): Resolved {
       gamma: r.schedule.gamma,
       ...(kind === 'distill' ? { lossWarmup: r.lossWarmupEpochs, reviewkdWeight: r.lambda, teacherBn: r.teacherBN } : {}),
     };
+    // A recipe run made shorter or longer keeps the recipe's proportions: its step milestones and loss
+    // warm-up (150,180,210 and 20 of 240 epochs) become the same fractions of --epochs, as the defaults do.
+    if (typeof v.epochs === 'number' && v.epochs !== r.epochs) {
+      fromRecipe.milestones = r.schedule.milestones.map((m) => Math.round((m * (v.epochs as number)) / r.epochs));
+      delete fromRecipe.lossWarmup; // the trainer's default scales 20 of 240 and says so
+    }
     v = { ...fromRecipe, ...Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined)) };
   }
   const student = (kind === 'train' ? v.model : v.student) as string | undefined;
@@ -260,10 +283,12 @@ function meanRate(history: EpochLog[]): number {
 }
 
 /** Builds the summary.json object of a finished (or interrupted) run. */
-function summarize(name: string, kind: string, o: Resolved, datasetName: string, dataPath: string | undefined, student: Model, trainer: Trainer, r: FitResult, wallSeconds: number): RunSummary {
+function summarize(name: string, kind: string, o: Resolved, datasetName: string, dataPath: string | undefined, student: Model, trainer: Trainer, r: FitResult, wallSeconds: number, stepRate: number): RunSummary {
   const h = r.history;
   const last = h[h.length - 1];
   const bestRecord = r.best ? h.find((x) => x.epoch === r.best?.epoch) : undefined;
+  // Top-5 of 5 classes or fewer is 100 % by definition: not a measurement worth reporting.
+  const top5 = (v: number | undefined) => (trainer.options.train.numClasses > 5 ? (v ?? null) : null);
   const recipe = o.recipe ? recipes.get(o.recipe) : undefined;
   return {
     name,
@@ -276,11 +301,12 @@ function summarize(name: string, kind: string, o: Resolved, datasetName: string,
     epochs: o.epochs,
     epochsDone: h.length,
     top1: r.best?.top1 ?? null,
-    top5: bestRecord?.testTop5 ?? null,
+    top5: top5(bestRecord?.testTop5),
     bestEpoch: r.best?.epoch ?? null,
-    final: { top1: last?.testTop1 ?? null, top5: last?.testTop5 ?? null },
+    hasTest: trainer.options.test !== undefined,
+    final: { top1: last?.testTop1 ?? null, top5: top5(last?.testTop5) },
     params: student.numParameters(),
-    imagesPerSecond: meanRate(h),
+    imagesPerSecond: h.length > 0 ? meanRate(h) : stepRate,
     seconds: last?.elapsed ?? wallSeconds,
     seed: o.seed,
     ...(o.method !== 'vanilla' ? { weights: { ...trainer.weights }, teacherBN: o.teacherBn ?? 'eval' } : {}),
@@ -296,6 +322,7 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
   const o = resolve(kind, parsed);
   if (typeof o.threads === 'number') setNumThreads(o.threads);
   const device = (o.device as Device | undefined) ?? 'cpu';
+  checkDeviceAvailable(device);
 
   const loaded = await loadData({
     data: o.data as string | undefined,
@@ -322,6 +349,9 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
     if (!teacherName) throw new UsageError(`option --teacher-model is required: '${src.file}' does not record which model it holds`);
     checkModel(teacherName, 'option --teacher-model');
     teacher = models.create(teacherName, shape);
+    const mismatch = explainMismatch(teacher, src, { classes: train.numClasses, channels: train.channels, height: train.height, width: train.width, format: loaded.format }, 'the teacher');
+    if (mismatch.error) throw new UsageError(`option --teacher: ${mismatch.error}`);
+    for (const note of mismatch.notes) process.stderr.write(`reviewkd: note: ${note}\n`);
     loadWeights(teacher, src, 'option --teacher');
     o.teacherModel = teacherName;
   }
@@ -363,6 +393,9 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
   };
   process.on('SIGINT', onSigint);
   const started = Date.now();
+  // Images per second over this session's steps, for a summary written before any epoch finished.
+  let images = 0;
+  const batch = (run.fit.batchSize as number | undefined) ?? 128;
   let result: FitResult;
   try {
     result = await trainer.fit({
@@ -371,17 +404,22 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
       runDir: out,
       resume: Boolean(o.resume),
       signal: controller.signal,
+      onStep: () => {
+        images += batch;
+      },
     });
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
   if (!result.aborted) trainer.exportStudent(path.join(out, 'student.safetensors'), { metadata: { model: o.student, ...(o.recipe ? { recipe: o.recipe } : {}) } });
-  const summary = summarize(name, kind, o, loaded.format, loaded.path, student, trainer, result, (Date.now() - started) / 1000);
+  const summary = summarize(name, kind, o, loaded.format, loaded.path, student, trainer, result, (Date.now() - started) / 1000, images / Math.max(1e-3, (Date.now() - started) / 1000));
   fs.writeFileSync(path.join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   trainer.dispose();
   if (parsed.values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else {
-    const acc = summary.top1 === null ? 'no test set' : `best top-1 ${summary.top1.toFixed(2)}% (epoch ${(summary.bestEpoch ?? 0) + 1}), top-5 ${summary.top5?.toFixed(2)}%`;
+    const acc = summary.top1 !== null
+      ? `best top-1 ${summary.top1.toFixed(2)}% (epoch ${summary.bestEpoch})${summary.top5 !== null ? `, top-5 ${summary.top5.toFixed(2)}%` : ''}`
+      : summary.hasTest ? `not evaluated yet (stopped in epoch ${summary.epochsDone + 1} of ${summary.epochs})` : 'no test set';
     const paper = summary.recipe?.paperTop1 !== undefined ? `; paper ${summary.recipe.paperTop1.toFixed(2)}%` : '';
     process.stdout.write(`${result.aborted ? 'interrupted' : 'done'}: ${out}\n  ${summary.student}${summary.teacher ? ` <- ${summary.teacher} (${summary.method})` : ''}: ${acc}${paper}; ${summary.imagesPerSecond.toFixed(0)} img/s, ${summary.seconds.toFixed(1)} s\n`);
     if (result.aborted) process.stdout.write(`  continue with: reviewkd ${kind} --resume --out ${out}\n`);

@@ -134,6 +134,8 @@ export function loadWeights(model: Model, src: WeightsSource, option: string): v
   } catch (err) {
     // A damaged or refused checkpoint is not a usage error: its own message says what is wrong.
     if (err instanceof TorchCheckpointError) throw err;
-    throw new UsageError(`${option}: the weights in '${src.file}' do not fit model '${model.name}'${src.model && src.model !== model.name ? ` (they were saved from '${src.model}')` : ''}: ${(err as Error).message.split('\n')[0]}`);
+    // The whole cause (which keys are missing or mis-shaped); the API's {strict: false} hint means nothing on the command line.
+    const cause = (err as Error).message.split('\n').filter((l) => !l.startsWith('Pass {strict: false}')).join('\n  ');
+    throw new UsageError(`${option}: the weights in '${src.file}' do not fit model '${model.name}'${src.model && src.model !== model.name ? ` (they were saved from '${src.model}')` : ''}: ${cause}`);
   }
 }

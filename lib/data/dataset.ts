@@ -4,6 +4,7 @@
 import type { Device } from '../dtype';
 import { tensor, type Tensor } from '../tensor';
 import { describe, optionsOf, rejectUnknown } from './checks';
+import { Rng } from './rng';
 
 /** A labelled image dataset held in memory (what every loader in `rk.data` returns). */
 export interface ImageDataset {
@@ -160,4 +161,42 @@ export function channelStats(images: Uint8Array, count: number, channels: number
     std.push(Math.max(Math.sqrt(variance), 1) / 255);
   }
   return { mean, std };
+}
+
+/**
+ * A smaller dataset: the first `count` images, or (with `seed`) `count` images drawn at random without
+ * replacement (the same seed draws the same images), or the images at `indices`. The pixels are copied,
+ * so the result stands alone; mean/std and class names are kept (normalisation stays the full set's).
+ * Handy for a quick run on a CPU.
+ * @example
+ * const small = rk.data.subset(train, { count: 2000, seed: 1 });
+ */
+export function subset(dataset: ImageDataset, options: { count?: number; seed?: number; indices?: readonly number[] }): ImageDataset {
+  const fn = 'data.subset';
+  const ds = checkDataset(dataset, fn);
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${fn}: argument 'options' must be {count, seed?} or {indices}; got ${String(options)}`);
+  let picked: number[];
+  if (options.indices !== undefined) {
+    if (options.count !== undefined || options.seed !== undefined) throw new TypeError(`${fn}: give either 'indices' or 'count' (with an optional 'seed'), not both`);
+    if (!Array.isArray(options.indices) || options.indices.some((i) => !Number.isInteger(i) || i < 0 || i >= ds.count)) {
+      throw new RangeError(`${fn}: option 'indices' must be an Array of integers in [0, ${ds.count - 1}]`);
+    }
+    picked = [...options.indices];
+  } else {
+    const n = options.count;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > ds.count) throw new RangeError(`${fn}: option 'count' must be an integer in [1, ${ds.count}]; got ${String(n)}`);
+    if (options.seed === undefined) picked = Array.from({ length: n }, (_, i) => i);
+    else {
+      if (!Number.isInteger(options.seed) || options.seed < 0) throw new RangeError(`${fn}: option 'seed' must be an integer >= 0; got ${String(options.seed)}`);
+      picked = new Rng(options.seed, 0x5b5e7).shuffle(Array.from({ length: ds.count }, (_, i) => i)).slice(0, n).sort((a, b) => a - b);
+    }
+  }
+  const plane = ds.channels * ds.height * ds.width;
+  const images = new Uint8Array(picked.length * plane);
+  const labels = new Int32Array(picked.length);
+  picked.forEach((src, i) => {
+    images.set(ds.images.subarray(src * plane, (src + 1) * plane), i * plane);
+    labels[i] = ds.labels[src];
+  });
+  return { ...ds, name: `${ds.name}[${picked.length}]`, images, labels, count: picked.length };
 }

@@ -5,6 +5,7 @@ export {
   toTensors,
   checkDataset,
   checkClassNames,
+  subset,
   CIFAR_MEAN,
   CIFAR_STD,
   MNIST_MEAN,

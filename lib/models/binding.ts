@@ -22,6 +22,7 @@ export interface ModelsBinding {
   modelSetChannelsLast(model: NativeModule, enable: boolean): void;
   modelInfo(model: NativeModule): { name: string; inChannels: number | null; hasPreact: boolean };
   torchScriptLoad(path: string, trustCode: boolean, device: string | null): NativeModule;
-  exportTorchScript(model: NativeModule, path: string, exampleInput: NativeTensor): void;
+  /** `options`: a normalisation traced in front of the network ((x / scale - mean) / std per channel) and the JSON saved as the extra file reviewkd.json. */
+  exportTorchScript(model: NativeModule, path: string, exampleInput: NativeTensor, options?: { mean?: number[]; std?: number[]; scale?: number; extraJson?: string }): void;
   torchScriptSaveFixture(path: string, inChannels: number, numClasses: number, logitsOnly?: boolean): void;
 }

@@ -134,10 +134,16 @@ export class Model extends Module {
    * eval-mode forward (x -> logits) is traced with `exampleInput` (default: 2 blank images of the
    * registry's input size), and its parameters and buffers keep their PyTorch state_dict names.
    * Shape-dependent control flow is fixed by the trace, as with torch.jit.trace.
+   *
+   * `normalize` puts the input normalisation in front of the network, `(x / scale - mean) / std` per
+   * channel (`scale` default 255), so the file takes raw images: pixel values 0–255 with scale 255, 0–1
+   * with scale 1. The example input is then in that raw range. `description` is saved as JSON in the
+   * extra file 'reviewkd.json' (`torch.jit.load(path, _extra_files={'reviewkd.json': ''})` reads it).
    * @example
    * student.exportTorchScript('student.pt');
+   * student.exportTorchScript('raw.pt', { normalize: { mean: train.mean, std: train.std } });
    */
-  exportTorchScript(path: string, options: { exampleInput?: Tensor } = {}): void {
+  exportTorchScript(path: string, options: { exampleInput?: Tensor; normalize?: { mean: number[]; std: number[]; scale?: number }; description?: Record<string, unknown> } = {}): void {
     const fn = `${this.kind}.exportTorchScript`;
     if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${fn}: argument 'path' must be a file path`);
     options = optionsOf(fn, options);
@@ -151,8 +157,19 @@ export class Model extends Module {
       owned = true;
     }
     requireTensor(fn, example);
+    const norm = options.normalize;
+    if (norm !== undefined) {
+      const ok = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+      if (typeof norm !== 'object' || norm === null || !ok(norm.mean) || !ok(norm.std)) {
+        if (owned) example.dispose();
+        throw new TypeError(`${fn}: option 'normalize' must be {mean: number[], std: number[], scale?: number}`);
+      }
+    }
     try {
-      native().exportTorchScript(this.handle, path, example.handle);
+      native().exportTorchScript(this.handle, path, example.handle, {
+        ...(norm ? { mean: norm.mean, std: norm.std, scale: norm.scale ?? 255 } : {}),
+        ...(options.description ? { extraJson: JSON.stringify(options.description) } : {}),
+      });
     } finally {
       if (owned) example.dispose();
     }

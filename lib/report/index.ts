@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { EpochLog } from '../train/log';
+import { renderPng, type VegaLiteSpec } from './render-png';
 
 /** One run as the report sees it. */
 export interface ReportRun {
@@ -36,6 +37,8 @@ export interface ReportResult {
   html: string;
   /** The PNG plots, absolute paths. */
   images: string[];
+  /** The legend entries of each plot that has data, by PNG file name (e.g. {'loss.png': ['train total', ...]}). */
+  series: Record<string, string[]>;
   runs: ReportRun[];
 }
 
@@ -73,6 +76,8 @@ export function readRun(dir: string): ReportRun {
       throw new Error(`report: ${summaryFile} is not valid JSON`);
     }
   }
+  // Logs written before epochs were numbered from 1 start at 0: shift them so every run reads alike.
+  if (history.length > 0 && history[0].epoch === 0) history.forEach((h) => (h.epoch += 1));
   const tested = history.filter((h) => typeof h.testTop1 === 'number');
   const best = tested.reduce<EpochLog | undefined>((b, h) => (!b || (h.testTop1 as number) > (b.testTop1 as number) ? h : b), undefined);
   const recipe = summary?.recipe as { name?: string; paperTop1?: number } | undefined;
@@ -96,25 +101,14 @@ export function readRun(dir: string): ReportRun {
   };
 }
 
-type VegaLiteSpec = Record<string, unknown>;
+/** Plot labels of loss terms whose log name is terse. */
+const LOSS_LABELS: Record<string, string> = { hcl: 'feature loss (hcl)' };
 
-/** Renders a Vega-Lite spec to a PNG file. */
-async function renderPng(spec: VegaLiteSpec, file: string, scale: number): Promise<void> {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const vl = require('vega-lite') as { compile(spec: VegaLiteSpec): { spec: unknown } };
-  const vega = require('vega') as {
-    parse(spec: unknown): unknown;
-    View: new (runtime: unknown, options: { renderer: 'none' }) => { toSVG(scale?: number): Promise<string>; finalize(): void };
-  };
-  const sharp = require('sharp') as (input: Buffer, options?: { density?: number }) => { flatten(o: { background: string }): { png(): { toFile(f: string): Promise<unknown> } } };
-  /* eslint-enable @typescript-eslint/no-require-imports */
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
-  try {
-    const svg = await view.toSVG();
-    await sharp(Buffer.from(svg), { density: 96 * scale }).flatten({ background: '#ffffff' }).png().toFile(file);
-  } finally {
-    view.finalize();
-  }
+/** The loss names besides cross-entropy that any run logged, in first-seen order. */
+function lossTerms(runs: ReportRun[]): string[] {
+  const names = new Set<string>();
+  for (const r of runs) for (const h of r.history) for (const k of Object.keys(h.losses ?? {})) if (k !== 'ce') names.add(k);
+  return [...names];
 }
 
 const BASE = {
@@ -131,7 +125,7 @@ function curves(runs: ReportRun[], title: string, yTitle: string, series: [strin
     for (const h of r.history) {
       for (const [label, get] of series) {
         const y = get(h);
-        if (typeof y === 'number' && Number.isFinite(y)) values.push({ run: r.name, epoch: h.epoch + 1, series: label, value: y });
+        if (typeof y === 'number' && Number.isFinite(y)) values.push({ run: r.name, epoch: h.epoch, series: label, value: y });
       }
     }
   }
@@ -157,6 +151,9 @@ function bars(runs: ReportRun[]): VegaLiteSpec {
     if (r.top1 !== null) values.push({ run: r.name, source: 'this run', top1: r.top1 });
     if (r.paperTop1 !== null) values.push({ run: r.name, source: 'paper', top1: r.paperTop1 });
   }
+  // Only the sources that have bars get a legend entry (no 'paper' entry without paper numbers).
+  const sources = (['this run', 'paper'] as const).filter((src) => values.some((v) => v.source === src));
+  const colours: Record<string, string> = { 'this run': '#4c78a8', paper: '#f58518' };
   return {
     ...BASE,
     title: 'Best test top-1 (%)',
@@ -166,7 +163,7 @@ function bars(runs: ReportRun[]): VegaLiteSpec {
       x: { field: 'run', type: 'nominal', title: null, axis: { labelAngle: -30, labelLimit: 200 } },
       xOffset: { field: 'source', type: 'nominal' },
       y: { field: 'top1', type: 'quantitative', title: 'top-1 (%)', scale: { domain: [0, 100] } },
-      color: { field: 'source', type: 'nominal', title: null, scale: { domain: ['this run', 'paper'], range: ['#4c78a8', '#f58518'] } },
+      color: { field: 'source', type: 'nominal', title: null, scale: { domain: sources, range: sources.map((src) => colours[src]) } },
       tooltip: [{ field: 'run' }, { field: 'source' }, { field: 'top1', format: '.2f' }],
     },
   };
@@ -178,21 +175,23 @@ function esc(s: unknown): string {
 
 const fmt = (v: number | null, digits = 2) => (v === null ? '–' : v.toFixed(digits));
 
-function seconds(s: number | null): string {
-  if (s === null) return '–';
-  if (s < 120) return `${s.toFixed(1)} s`;
-  if (s < 7200) return `${(s / 60).toFixed(1)} min`;
-  return `${(s / 3600).toFixed(2)} h`;
+/** One time unit for the whole table (chosen by its longest run), so the column compares at a glance. */
+function timeUnit(runs: ReportRun[]): { name: string; seconds: number; digits: number } {
+  const longest = Math.max(0, ...runs.map((r) => r.seconds ?? 0));
+  if (longest < 120) return { name: 's', seconds: 1, digits: 1 };
+  if (longest < 7200) return { name: 'min', seconds: 60, digits: 1 };
+  return { name: 'h', seconds: 3600, digits: 2 };
 }
 
 function page(title: string, runs: ReportRun[], images: { file: string; alt: string }[]): string {
+  const unit = timeUnit(runs);
   const rows = runs.map((r) => {
     const delta = r.top1 !== null && r.paperTop1 !== null ? r.top1 - r.paperTop1 : null;
     return `<tr><td>${esc(r.name)}</td><td>${esc(r.method)}</td><td>${esc(r.student)}</td><td>${esc(r.teacher ?? '–')}</td>` +
       `<td class="n">${fmt(r.top1)}</td><td class="n">${fmt(r.top5)}</td><td class="n">${fmt(r.paperTop1)}</td>` +
       `<td class="n">${delta === null ? '–' : `${delta >= 0 ? '+' : ''}${delta.toFixed(2)}`}</td>` +
       `<td class="n">${r.params === null ? '–' : r.params.toLocaleString('en-US')}</td><td class="n">${fmt(r.imagesPerSecond, 0)}</td>` +
-      `<td class="n">${seconds(r.seconds)}</td><td class="n">${r.epochs}${r.summary && typeof r.summary.epochs === 'number' && r.summary.epochs !== r.epochs ? ` / ${r.summary.epochs}` : ''}</td>` +
+      `<td class="n">${r.seconds === null ? '–' : (r.seconds / unit.seconds).toFixed(unit.digits)}</td><td class="n">${r.epochs}${r.summary && typeof r.summary.epochs === 'number' && r.summary.epochs !== r.epochs ? ` / ${r.summary.epochs}` : ''}</td>` +
       `<td>${esc(r.recipe ?? '–')}</td></tr>`;
   }).join('\n');
   const figures = images.map((i) => `<figure><img src="${esc(i.file)}" alt="${esc(i.alt)}"><figcaption>${esc(i.alt)}</figcaption></figure>`).join('\n');
@@ -217,7 +216,7 @@ figcaption { font-size: 0.85em; color: #666; }
 <body>
 <h1>${esc(title)}</h1>
 <table>
-<thead><tr><th>run</th><th>method</th><th>student</th><th>teacher</th><th>top-1 %</th><th>top-5 %</th><th>paper top-1 %</th><th>Δ vs paper</th><th>params</th><th>img/s</th><th>time</th><th>epochs</th><th>recipe</th></tr></thead>
+<thead><tr><th>run</th><th>method</th><th>student</th><th>teacher</th><th>top-1 %</th><th>top-5 %</th><th>paper top-1 %</th><th>Δ vs paper</th><th>params</th><th>img/s</th><th>time (${unit.name})</th><th>epochs</th><th>recipe</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
@@ -272,18 +271,23 @@ export async function writeReport(outDir: string, runDirs: string[], options: Re
         ['train total', (h) => h.loss],
         // Logs written before per-term losses had a top-level 'ce'.
         ['train cross-entropy', (h) => h.losses?.ce ?? (h as { ce?: number }).ce],
+        // Every other named loss of every run (ReviewKD's feature loss 'hcl', DKD's 'tckd'/'nckd', ...), unweighted.
+        ...lossTerms(runs).map((name) => [`train ${LOSS_LABELS[name] ?? name}`, (h: EpochLog) => h.losses?.[name]] as [string, (h: EpochLog) => number | undefined]),
         ...(hasTest ? [['test cross-entropy', (h: EpochLog) => h.testLoss] as [string, (h: EpochLog) => number | undefined]] : []),
       ], 'term'),
     },
-    { file: 'top1.png', alt: 'Best test top-1 per run (orange: paper)', spec: bars(runs) },
+    { file: 'top1.png', alt: runs.some((r) => r.paperTop1 !== null) ? 'Best test top-1 per run (orange: paper)' : 'Best test top-1 per run', spec: bars(runs) },
   ];
   const images: string[] = [];
+  const series: Record<string, string[]> = {};
   for (const p of plots) {
     const file = path.resolve(outDir, p.file);
     await renderPng(p.spec, file, scale);
     images.push(file);
+    const values = (p.spec.data as { values: Record<string, unknown>[] }).values;
+    series[p.file] = [...new Set(values.map((v) => String(v.series ?? v.source)))];
   }
   const html = path.resolve(outDir, 'index.html');
   fs.writeFileSync(html, page(options.title ?? 'reviewkd report', runs, plots.map((p) => ({ file: p.file, alt: p.alt }))));
-  return { html, images, runs };
+  return { html, images, series, runs };
 }

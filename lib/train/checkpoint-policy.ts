@@ -28,12 +28,16 @@ export class CheckpointPolicy {
     pruneCheckpoints(this.runDir, 'step-', this.keepLast);
   }
 
+  /** Named by the 1-based epoch it interrupted: interrupted-0001 stopped within epoch 1. */
   interrupted(state: RunState): void {
     if (!this.runDir) return;
-    this.write(this.runDir, `interrupted-${String(state.epoch).padStart(4, '0')}`, state);
+    this.write(this.runDir, `interrupted-${String(state.epoch + 1).padStart(4, '0')}`, state);
   }
 
-  /** `state` is the start of the next epoch. */
+  /**
+   * `state` is the start of the next epoch, so its 0-based `epoch` is the 1-based number of the epoch
+   * just finished: epoch-0001 is the end of epoch 1.
+   */
   epochEnd(state: RunState): void {
     if (!this.runDir) return;
     this.write(this.runDir, `epoch-${String(state.epoch).padStart(4, '0')}`, state);

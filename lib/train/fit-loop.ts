@@ -16,7 +16,7 @@ export interface FitHost {
   takeStats(): NativeStepStats;
   /** Test-set evaluation, or null when the trainer has no test set. */
   evaluate(): Promise<{ top1: number; top5: number; loss: number } | null>;
-  /** Saves the student as the best weights so far. */
+  /** Saves the student as the best weights so far (`epoch` 1-based). */
   saveBest(epoch: number, top1: number): void;
 }
 
@@ -32,6 +32,7 @@ export interface LoopConfig {
   evaluateEvery: number;
   maxBadSteps: number;
   signal?: AbortSignal;
+  /** After each step; `epoch` 1-based, `step` the steps taken in it. */
   onStep?: (info: { epoch: number; step: number; stepsPerEpoch: number; lr: number }) => void;
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
 }
@@ -53,11 +54,16 @@ export async function runFitLoop(
   logger: RunLogger,
   start: RunState,
 ): Promise<{ history: EpochLog[]; best: Best; aborted: boolean }> {
+  // `epoch` is the 0-based index of the epoch in progress (what the schedules take); everything shown to
+  // people and written to logs, records and file names is 1-based (epoch 1 of N).
   let { epoch, position, globalStep, history, best, partial } = start;
   const { epochs } = cfg;
   const elapsedBefore = start.elapsed;
   const started = Date.now();
   const stepsPerEpoch = sampler.batchesPerEpoch;
+  const firstStep = globalStep;
+  // Steps left in the run after `step` steps of epoch `e` (0-based), for the run's ETA.
+  const stepsLeft = (e: number, step: number) => (epochs - e - 1) * stepsPerEpoch + (stepsPerEpoch - step);
   for (; epoch < epochs; epoch++, position = 0) {
     const epochStart = Date.now();
     let imagesThisSession = 0;
@@ -105,16 +111,27 @@ export async function runFitLoop(
         pull();
         checkpoints.step(now());
       }
-      cfg.onStep?.({ epoch, step: position, stepsPerEpoch, lr: stepLr });
-      const seconds = (Date.now() - epochStart) / 1000;
-      const rate = imagesThisSession / Math.max(seconds, 1e-3);
-      logger.progress(epoch, epochs, position, stepsPerEpoch, rate, ((stepsPerEpoch - position) * cfg.batchSize) / Math.max(rate, 1e-9));
+      cfg.onStep?.({ epoch: epoch + 1, step: position, stepsPerEpoch, lr: stepLr });
+      if (logger.progressDue(position === stepsPerEpoch)) {
+        // A progress line shows the epoch's mean loss so far: read the statistics back for it (once per line, not per step).
+        if (logger.wantsLoss) pull();
+        const seconds = (Date.now() - epochStart) / 1000;
+        const rate = imagesThisSession / Math.max(seconds, 1e-3);
+        // The run's ETA uses wall time per step of this session, so evaluations and checkpoints count too.
+        const perStep = (Date.now() - started) / 1000 / Math.max(1, globalStep - firstStep);
+        logger.progress({
+          epoch, epochs, step: position, steps: stepsPerEpoch, imagesPerSecond: rate,
+          loss: sums.steps > 0 ? sums.loss / sums.steps : undefined,
+          epochEta: ((stepsPerEpoch - position) * cfg.batchSize) / Math.max(rate, 1e-9),
+          runEta: stepsLeft(epoch, position) * perStep,
+        });
+      }
     }
     pull();
     const seconds = secondsBefore + (Date.now() - epochStart) / 1000;
     const steps = Math.max(1, sums.steps);
     const record: EpochLog = {
-      epoch,
+      epoch: epoch + 1,
       lr: stepLr,
       losses: Object.fromEntries(Object.entries(sums.losses).map(([k, v]) => [k, v / steps])),
       loss: sums.loss / steps,
@@ -132,13 +149,13 @@ export async function runFitLoop(
         record.testTop5 = ev.top5;
         record.testLoss = ev.loss;
         if (!best || ev.top1 > best.top1) {
-          best = { top1: ev.top1, epoch };
-          host.saveBest(epoch, ev.top1);
+          best = { top1: ev.top1, epoch: epoch + 1 };
+          host.saveBest(epoch + 1, ev.top1);
         }
       }
     }
     history = [...history, record];
-    logger.epoch(record, epochs);
+    logger.epoch(record, epochs, seconds);
     checkpoints.epochEnd({ epoch: epoch + 1, position: 0, globalStep, history, best, elapsed: record.elapsed, partial: { sums: zeroSums(host.lossNames), skipped: 0, seconds: 0 } });
     await cfg.onEpochEnd?.(record);
   }

@@ -44,8 +44,12 @@ export function resumeFrom(
       Object.values(record).forEach((t) => t.dispose());
     }
     const m = candidate.meta as unknown as RunState;
+    // Runs checkpointed before epochs were numbered from 1 in records have a history starting at epoch 0.
+    const zeroBased = m.history.length > 0 && m.history[0].epoch === 0;
+    const history = zeroBased ? m.history.map((h) => ({ ...h, epoch: h.epoch + 1 })) : m.history;
+    const best = zeroBased && m.best ? { ...m.best, epoch: m.best.epoch + 1 } : m.best;
     const state: RunState = {
-      epoch: m.epoch, position: m.position, globalStep: candidate.meta.globalStep, history: m.history, best: m.best, elapsed: m.elapsed, partial: m.partial,
+      epoch: m.epoch, position: m.position, globalStep: candidate.meta.globalStep, history, best, elapsed: m.elapsed, partial: m.partial,
     };
     for (const problem of problems) run.logger.message(`skipped unusable checkpoint ${problem}`);
     run.logger.message(`resumed from ${candidate.name} (epoch ${state.epoch + 1}, step ${state.position})`);

@@ -40,7 +40,7 @@ export const RUN_FIELDS: readonly RunField[] = Object.freeze([
   { key: 'gamma', scope: 'schedule', type: 'number', default: 0.1, min: 0, max: 1, doc: 'step schedule factor' },
   { key: 'warmupEpochs', scope: 'fit', type: 'int', default: 0, min: 0, doc: 'linear lr warm-up epochs' },
   { key: 'ceWeight', scope: 'trainer', type: 'number', default: 1, min: 0, max: 10000, doc: 'weight of the cross-entropy term (the logit-standardization recipe: 0.1)', distillOnly: true },
-  { key: 'lossWarmupEpochs', scope: 'fit', type: 'int', default: 20, min: 0, doc: 'warm-up epochs of the ramped losses (feature losses, DKD): weight x min(1, epoch/n); 0 disables', flag: 'loss-warmup', distillOnly: true },
+  { key: 'lossWarmupEpochs', scope: 'fit', type: 'int', min: 0, doc: 'warm-up epochs of the ramped losses (feature losses, DKD): weight x min(1, (epoch-1)/n); 0 disables', defaultDoc: "20 of 240 epochs: 1/12 of --epochs, rounded down", flag: 'loss-warmup', distillOnly: true },
   { key: 'seed', scope: 'trainer', type: 'int', default: 0, min: 0, max: 2 ** 31 - 1, doc: 'seed of the weights, data order and augmentation' },
   { key: 'teacherBN', scope: 'trainer', type: 'string', default: 'eval', choices: ['eval', 'batch'], doc: "teacher BatchNorm: running statistics ('eval') or batch statistics ('batch', the reference CIFAR code; recipes use it)", flag: 'teacher-bn', distillOnly: true },
   { key: 'augment', scope: 'trainer', type: 'boolean', default: true, doc: 'no random crop / flip (on by default: crop with padding 4, horizontal flip)', flag: 'no-augment' },
@@ -52,7 +52,8 @@ export const RUN_FIELDS: readonly RunField[] = Object.freeze([
   { key: 'maxBadSteps', scope: 'fit', type: 'int', default: 10, min: 1, doc: 'consecutive non-finite steps tolerated before stopping' },
   { key: 'statsEvery', scope: 'fit', type: 'int', default: 50, min: 1, doc: 'read loss statistics back every n steps' },
   { key: 'dropLast', scope: 'fit', type: 'boolean', default: false, doc: 'drop the last incomplete batch of each epoch' },
-  { key: 'progress', scope: 'fit', type: 'string', default: 'auto', choices: ['auto', 'bar', 'lines', 'none'], doc: 'progress output on stderr' },
+  { key: 'progress', scope: 'fit', type: 'string', default: 'auto', choices: ['auto', 'bar', 'lines', 'none'], doc: "progress output on stderr ('auto': a bar on a terminal, else lines)" },
+  { key: 'progressEvery', scope: 'fit', type: 'number', default: 10, min: 0.1, max: 86400, doc: 'seconds between progress lines when stderr is not a terminal' },
 ] satisfies RunField[]);
 
 const BY_KEY = new Map(RUN_FIELDS.filter((f) => f.scope !== 'schedule').map((f) => [f.key, f]));

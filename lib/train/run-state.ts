@@ -11,13 +11,17 @@ export type StepSums = Omit<NativeStepStats, 'consecutiveBad'>;
 export type Best = { top1: number; epoch: number } | null;
 
 export interface RunState {
-  /** The epoch in progress (0-based), or the next one after an epoch end. */
+  /**
+   * The 0-based index of the epoch in progress (what the schedules take), or of the next one after an
+   * epoch end. Records and names shown to people use 1-based numbers (`history[i].epoch` is i + 1).
+   */
   epoch: number;
   /** Batches of that epoch already taken (0 at an epoch start). */
   position: number;
   /** Steps taken over the whole run; orders checkpoints. */
   globalStep: number;
   history: EpochLog[];
+  /** `epoch` 1-based. */
   best: Best;
   /** Seconds of training so far, earlier sessions included. */
   elapsed: number;

@@ -21,7 +21,8 @@ import { zeroSums, type RunState } from './run-state';
 import { RunLogger, type EpochLog, type ProgressMode } from './log';
 import { pairDefaults } from './recipes';
 import { runDefault } from './run-options';
-import type { Schedule } from './schedule';
+import { resolveLossWarmup, type RampedTerm, type Schedule } from './schedule';
+import { preprocessingMetadata, preprocessingOf, type Preprocessing } from './preprocessing';
 
 /**
  * The training objective: 'vanilla' is cross-entropy alone (also how teachers are trained); otherwise a
@@ -85,7 +86,10 @@ export interface FitOptions {
   warmupEpochs?: number;
   /**
    * Warm-up of the distillation losses that ramp (feature losses such as ReviewKD's, and DKD):
-   * weight × min(1, epoch / lossWarmupEpochs) (default 20, as the references; 0 disables).
+   * weight × min(1, e / lossWarmupEpochs) in the epoch of 0-based index e; 0 disables. Default: the
+   * references' 20 epochs of 240 at the same fraction of this run (1/12, rounded down: 20 at 240 epochs,
+   * 1 at 12, none below 12), as the step milestones scale; the run says so in one line when it differs
+   * from 20, and warns when a ramped loss would have weight 0 throughout.
    */
   lossWarmupEpochs?: number;
   dropLast?: boolean;
@@ -105,13 +109,17 @@ export interface FitOptions {
    * statistics readback (every `statsEvery` steps, and at each epoch end).
    */
   maxBadSteps?: number;
+  /** After each step: `epoch` is 1-based (as in records and logs), `step` the steps taken in that epoch. */
   onStep?: (info: { epoch: number; step: number; stepsPerEpoch: number; lr: number }) => void;
+  /** After each epoch, with its record (`epoch` 1-based). */
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
   /** Stops after the current step, writing a checkpoint first when runDir is set. */
   signal?: AbortSignal;
   /** Also checkpoint every N steps within an epoch (step-<globalStep>, keepLast of them kept); default 0 = only at epoch ends. */
   checkpointEvery?: number;
   progress?: ProgressMode;
+  /** Seconds between progress lines when stderr is not a terminal (logs, CI, nohup); default 10. */
+  progressEvery?: number;
 }
 
 export interface EvaluateResult {
@@ -173,6 +181,8 @@ export class Trainer {
   readonly termModules: Readonly<Record<string, Module>>;
   /** The loss names of this run, 'ce' first, then each term's (e.g. ['ce', 'hcl', 'tckd', 'nckd']). */
   readonly lossNames: readonly string[];
+  /** The loss terms that the loss warm-up ramps, with their outer weights. */
+  private readonly rampedTerms: readonly RampedTerm[];
   private readonly distiller: NativeDistiller;
   private readonly trainTensors: { images: Tensor; labels: Tensor };
   private readonly testTensors?: { images: Tensor; labels: Tensor };
@@ -186,6 +196,7 @@ export class Trainer {
     const { resolved } = parts;
     this.method = resolved.name;
     this.weights = Object.freeze({ ...resolved.weights });
+    this.rampedTerms = resolved.terms.filter((t) => t.warmup).map((t) => ({ name: t.name, weight: t.weight }));
     this.trainTensors = parts.train;
     this.testTensors = parts.test;
     const ds = options.train;
@@ -394,13 +405,19 @@ export class Trainer {
     if (options.resume && !runDir) fail("fit: option 'resume' needs 'runDir'");
     const checkpointEvery = options.checkpointEvery ?? runDefault<number>('checkpointEvery');
     if (!Number.isInteger(checkpointEvery) || checkpointEvery < 0) fail(`fit: option 'checkpointEvery' must be an integer >= 0; got ${String(checkpointEvery)}`);
+    const progressEvery = options.progressEvery ?? runDefault<number>('progressEvery');
+    if (!(typeof progressEvery === 'number' && progressEvery > 0)) fail(`fit: option 'progressEvery' must be a number of seconds > 0; got ${String(progressEvery)}`);
+    if (options.lossWarmupEpochs !== undefined && !(Number.isInteger(options.lossWarmupEpochs) && options.lossWarmupEpochs >= 0)) {
+      fail(`fit: option 'lossWarmupEpochs' must be an integer >= 0; got ${String(options.lossWarmupEpochs)}`);
+    }
+    const lossWarmup = resolveLossWarmup(options.lossWarmupEpochs, epochs, this.rampedTerms);
     const config: LoopConfig = {
       epochs,
       batchSize,
       lr,
       schedule: options.schedule ?? ({ type: runDefault<string>('type', 'schedule') } as Schedule),
       warmupEpochs: options.warmupEpochs ?? runDefault('warmupEpochs'),
-      lossWarmupEpochs: options.lossWarmupEpochs ?? runDefault('lossWarmupEpochs'),
+      lossWarmupEpochs: lossWarmup.epochs,
       statsEvery: options.statsEvery ?? runDefault('statsEvery'),
       evaluateEvery: options.evaluateEvery ?? runDefault('evaluateEvery'),
       maxBadSteps,
@@ -410,7 +427,8 @@ export class Trainer {
     };
 
     const sampler = new BatchSampler(this.options.train.count, { batchSize, seed: this.options.seed ?? runDefault<number>('seed'), dropLast: options.dropLast ?? runDefault<boolean>('dropLast') });
-    const logger = new RunLogger(runDir, options.progress ?? runDefault<ProgressMode>('progress'), this.lossNames, `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`);
+    const logger = new RunLogger(runDir, options.progress ?? runDefault<ProgressMode>('progress'), this.lossNames, `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`, progressEvery);
+    for (const line of lossWarmup.messages) logger.message(line);
     const checkpoints = new CheckpointPolicy(runDir, keepLast, checkpointEvery, (dir, name, state) => this.checkpoint(dir, name, state));
     let start: RunState = { epoch: 0, position: 0, globalStep: 0, history: [], best: null, elapsed: 0, partial: { sums: zeroSums(this.lossNames), skipped: 0, seconds: 0 } };
     let resumedFrom: FitResult['resumedFrom'];
@@ -446,7 +464,7 @@ export class Trainer {
         return ev;
       },
       saveBest: (epoch, top1) => {
-        if (runDir) this.options.student.save(`${runDir}/best.safetensors`, { epoch: String(epoch), top1: top1.toFixed(4) });
+        if (runDir) this.options.student.save(`${runDir}/best.safetensors`, { ...this.exportMetadata(), epoch: String(epoch), top1: top1.toFixed(4) });
       },
     };
     this.enter('fit');
@@ -473,25 +491,50 @@ export class Trainer {
     this.distiller.injectLossOffset(value);
   }
 
+  /** What the student expects of its input: the training data's size, channels, normalisation and classes. */
+  get preprocessing(): Preprocessing {
+    return preprocessingOf(this.options.train);
+  }
+
+  /** The metadata every export records: method, teacher, and the preprocessing (docs: README, "Deploying an export"). */
+  private exportMetadata(): Record<string, string> {
+    return { method: this.method, ...(this.options.teacher && this.method !== 'vanilla' ? { teacher: this.options.teacher.name } : {}), ...preprocessingMetadata(this.preprocessing) };
+  }
+
   /**
    * Saves the student alone: safetensors with PyTorch state_dict names (default), or TorchScript for use
    * from Python or C++ without this package (`format: 'torchscript'`, or a path ending in .pt/.pth).
+   * Safetensors metadata records the preprocessing (inputSize, channels, mean, std, pixelScale,
+   * numClasses, classNames, library). TorchScript includes the normalisation by default, so the file takes
+   * raw images: pixel values 0–255 (`inputScale: 255`, default) or 0–1 (`inputScale: 1`);
+   * `normalize: false` leaves it out (the file then takes normalised input, as the model in training).
    */
-  exportStudent(path: string, options: { format?: 'safetensors' | 'torchscript'; metadata?: Record<string, string> } = {}): void {
+  exportStudent(path: string, options: { format?: 'safetensors' | 'torchscript'; metadata?: Record<string, string>; normalize?: boolean; inputScale?: 1 | 255 } = {}): void {
     options = optionsOf('Trainer.exportStudent', options);
+    if (typeof path !== 'string' || path.length === 0) throw new TypeError("Trainer.exportStudent: argument 'path' must be a file path");
     const format = options.format ?? (/\.(pt|pth|torchscript)$/i.test(path) ? 'torchscript' : 'safetensors');
+    const normalize = options.normalize ?? true;
+    if (typeof normalize !== 'boolean') throw new TypeError(`Trainer.exportStudent: option 'normalize' must be a boolean; got ${String(normalize)}`);
+    const scale = options.inputScale ?? 255;
+    if (scale !== 1 && scale !== 255) fail(`exportStudent: option 'inputScale' must be 255 (pixel values 0-255) or 1 (0-1); got ${String(scale)}`);
     if (format === 'torchscript') {
       const { train } = this.options;
+      const pre = this.preprocessing;
+      // A raw example when normalising (the trace starts at raw pixels), a normalised-range one otherwise.
       const example = zeros([2, train.channels, train.height, train.width], { device: this.device });
       try {
-        this.options.student.exportTorchScript(path, { exampleInput: example });
+        this.options.student.exportTorchScript(path, {
+          exampleInput: example,
+          ...(normalize ? { normalize: { mean: pre.mean, std: pre.std, scale } } : {}),
+          description: { ...pre, input: normalize ? (scale === 255 ? 'raw pixels 0-255' : 'raw pixels 0-1') : 'normalised: (pixel / 255 - mean) / std', method: this.method, ...(options.metadata ?? {}) },
+        });
       } finally {
         example.dispose();
       }
       return;
     }
     if (format !== 'safetensors') fail(`exportStudent: option 'format' must be 'safetensors' or 'torchscript'; got '${String(format)}'`);
-    this.options.student.save(path, { method: this.method, ...(this.options.teacher ? { teacher: this.options.teacher.name } : {}), ...(options.metadata ?? {}) });
+    this.options.student.save(path, { ...this.exportMetadata(), ...(options.metadata ?? {}) });
   }
 
   /** Frees the uploaded data and the loss terms' modules (the models stay yours). */
