@@ -41,6 +41,10 @@ describe('first hour: errors, short runs, progress, epoch numbers, exports, repo
       assert.strictEqual(r.code, 2, r.stderr);
       assert.match(r.stderr, /option --teacher: the teacher has 10 classes, the data has 4; the teacher takes 1-channel \(grayscale\) images, the data has 3-channel \(colour\) images \(it was trained on fashion-mnist\)/);
       assert.ok(!fs.existsSync(path.join(out, 'log.jsonl')), 'nothing was trained');
+      // eval says the same of the model it is given.
+      const e = cli(['eval', fmTeacher, '--data', folder]);
+      assert.strictEqual(e.code, 2, e.stderr);
+      assert.match(e.stderr, /argument <weights>: the model has 10 classes, the data has 4; the model takes 1-channel \(grayscale\) images/);
     });
 
     it('a 4-class colour teacher on Fashion-MNIST, the other way round', () => {

@@ -4,6 +4,7 @@ import { BENCH_PAIRS, runBench, type BenchResult } from '../bench';
 import type { Device } from '../dtype';
 import { setNumThreads } from '../runtime';
 import { METHODS, type Method } from '../train/trainer';
+import { checkDevice } from './device';
 import { UsageError, suggest, type CommandSpec, parseOrHelp, THREADS_OPTION } from './args';
 
 /** The spec of `reviewkd bench`. */
@@ -32,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const v = parsed.values;
   const device = (v.device as string | undefined) ?? 'cpu';
-  if (!/^(cpu|cuda(:\d+)?)$/.test(device)) throw new UsageError(`option --device must be cpu, cuda or cuda:N; got '${device}'`);
+  checkDevice(device);
   const pairs = typeof v.pair === 'string' ? v.pair.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   for (const p of pairs ?? []) {
     if (!BENCH_PAIRS[p]) throw new UsageError(`option --pair: unknown pair '${p}'${suggest(p, Object.keys(BENCH_PAIRS))}; known: ${Object.keys(BENCH_PAIRS).join(', ')}`);

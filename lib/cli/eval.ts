@@ -5,6 +5,8 @@ import { Trainer } from '../train/trainer';
 import type { Device } from '../dtype';
 import { UsageError, suggest, type CommandSpec, parseOrHelp, THREADS_OPTION } from './args';
 import { DATASETS, loadData } from './data';
+import { checkDevice } from './device';
+import { explainMismatch } from './mismatch';
 import { loadWeights, readRunJson, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
 
 /** The spec of `reviewkd eval`. */
@@ -38,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
   const v = parsed.values;
   if (typeof v.threads === 'number') setNumThreads(v.threads);
   const device = (v.device as string | undefined) ?? 'cpu';
-  if (!/^(cpu|cuda(:\d+)?)$/.test(device)) throw new UsageError(`option --device must be cpu, cuda or cuda:N; got '${device}'`);
+  checkDevice(device);
   const src = resolveWeights(parsed.positionals[0], 'argument <weights>', (v.weights as WhichWeights | undefined) ?? 'auto');
   const modelName = (v.model as string | undefined) ?? src.model;
   if (!modelName) throw new UsageError(`option --model is required: '${src.file}' does not record which model it holds`);
@@ -66,6 +68,9 @@ export async function main(argv: string[]): Promise<number> {
   const ds = split === 'test' ? loaded.test : loaded.train;
   if (!ds) throw new UsageError(`option --data: no ${split} split found in '${loaded.path}'`);
   const model = models.create(modelName, { numClasses: ds.numClasses, inChannels: ds.channels });
+  const mismatch = explainMismatch(model, src, { classes: ds.numClasses, channels: ds.channels, height: ds.height, width: ds.width }, 'the model', 'evaluate on data like the one it was trained on (--data / --dataset)');
+  if (mismatch.error) throw new UsageError(`argument <weights>: ${mismatch.error}`);
+  for (const note of mismatch.notes) process.stderr.write(`reviewkd: note: ${note}\n`);
   loadWeights(model, src, 'argument <weights>');
   const trainer = await Trainer.create({ student: model, train: ds, device: device as Device, augment: false });
   const r = await trainer.evaluate(ds, { batchSize: (v.batch as number | undefined) ?? 256 });
@@ -78,14 +83,15 @@ export async function main(argv: string[]): Promise<number> {
     split,
     count: r.count,
     top1: r.top1,
-    top5: r.top5,
+    // Top-5 of 5 classes or fewer is always 100 %.
+    top5: ds.numClasses > 5 ? r.top5 : null,
     loss: r.loss,
     params: model.numParameters(),
     ...(v.perClass ? { perClass: r.perClass, classNames: ds.classNames ?? null } : {}),
   };
   if (v.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else {
-    process.stdout.write(`${modelName} (${src.file}) on ${loaded.format} ${split} (${r.count} images): top-1 ${r.top1.toFixed(2)}%  top-5 ${r.top5.toFixed(2)}%  loss ${r.loss.toFixed(4)}\n`);
+    process.stdout.write(`${modelName} (${src.file}) on ${loaded.format} ${split} (${r.count} images): top-1 ${r.top1.toFixed(2)}%${ds.numClasses > 5 ? `  top-5 ${r.top5.toFixed(2)}%` : ''}  loss ${r.loss.toFixed(4)}\n`);
     if (v.perClass) r.perClass.forEach((a, i) => process.stdout.write(`  ${String(ds.classNames?.[i] ?? i).padEnd(20)} ${Number.isNaN(a) ? '-' : `${a.toFixed(2)}%`}\n`));
   }
   return 0;

@@ -75,7 +75,7 @@ function trainedOn(src: WeightsSource): string | undefined {
  * messages ("the teacher"). Returns no error when the shapes fit (the loader may still refuse the file
  * for other reasons, with its own message).
  */
-export function explainMismatch(model: Model, src: WeightsSource, data: DataShape, who: string): Mismatch {
+export function explainMismatch(model: Model, src: WeightsSource, data: DataShape, who: string, fix?: string): Mismatch {
   const notes: string[] = [];
   const file = weightShapes(src);
   const mine = Object.fromEntries(Object.entries(model.stateDict()).map(([k, t]) => [k, t.shape]));
@@ -86,7 +86,8 @@ export function explainMismatch(model: Model, src: WeightsSource, data: DataShap
   const missing = keys.filter((k) => !(k in file));
   // Another architecture: most of the model's tensors are not in the file at all.
   if (Object.keys(file).length > 0 && missing.length > 0 && (missing.length >= keys.length / 4 || Object.keys(file).length !== keys.length)) {
-    const hint = saved ? `they were saved from '${saved}': pass --teacher-model ${saved} or weights of a '${model.name}'` : `pass --teacher-model <the model they were trained as> ('reviewkd models' lists them)`;
+    const flag = who === 'the teacher' ? '--teacher-model' : '--model';
+    const hint = saved ? `they were saved from '${saved}': pass ${flag} ${saved} or weights of a '${model.name}'` : `pass ${flag} <the model they were trained as> ('reviewkd models' lists them)`;
     return {
       error: `${who} weights in '${src.file}' are not a '${model.name}': ${missing.length} of its ${keys.length} tensors are not in the file (e.g. ${missing.slice(0, 2).join(', ')}) and the file has ${Object.keys(file).length}; ${hint}`,
       notes,
@@ -103,8 +104,8 @@ export function explainMismatch(model: Model, src: WeightsSource, data: DataShap
     problems.push(`${who} takes ${channelWord(file[stem][1])} images, the data has ${channelWord(data.channels)} images`);
   }
   if (problems.length > 0) {
-    const fix = `distil on data like the teacher's, or train a teacher on this data first (reviewkd train --model ${model.name} ...)`;
-    return { error: `${problems.join('; ')}${onData}: ${fix}`, notes };
+    const remedy = fix ?? `distil on data like the teacher's, or train a teacher on this data first (reviewkd train --model ${model.name} ...)`;
+    return { error: `${problems.join('; ')}${onData}: ${remedy}`, notes };
   }
   const otherShapes = keys.filter((k) => file[k] && file[k].join('x') !== mine[k].join('x'));
   if (otherShapes.length > 0) {

@@ -10,7 +10,7 @@ import * as models from '../models';
 import type { Model } from '../models';
 import * as recipes from '../recipes';
 import type { Recipe } from '../recipes';
-import { info as runtimeInfo, setNumThreads } from '../runtime';
+import { setNumThreads } from '../runtime';
 import { manualSeed } from '../tensor';
 import { Trainer, type Method, type FitOptions, type FitResult, type TrainerOptions } from '../train/trainer';
 import { RUN_FIELDS, flagOf, helpOf, runOptionsFrom } from '../train/run-options';
@@ -18,6 +18,7 @@ import { methodFields, methodNames, methodPlugins, resolveMethod, MethodError, t
 import type { EpochLog } from '../train/log';
 import { UsageError, suggest, kebab, type OptionSpec, type Parsed, THREADS_OPTION } from './args';
 import { DATASETS, loadData } from './data';
+import { checkDevice } from './device';
 import { explainMismatch } from './mismatch';
 import { loadWeights, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
 
@@ -191,23 +192,6 @@ export function recipeOrUsage(name: string): Recipe {
   }
 }
 
-function checkDevice(d: string): Device {
-  if (!/^(cpu|cuda(:\d+)?)$/.test(d)) throw new UsageError(`option --device must be cpu, cuda or cuda:N; got '${d}'`);
-  return d as Device;
-}
-
-/** A CUDA device this build and machine cannot use is the user's choice to change (exit 2), not a failure. */
-function checkDeviceAvailable(d: Device): void {
-  if (!d.startsWith('cuda')) return;
-  const rt = runtimeInfo();
-  const index = d.includes(':') ? Number(d.split(':')[1]) : 0;
-  if (rt.libtorch.variant !== 'cuda') {
-    throw new UsageError(`option --device ${d}: this LibTorch build (${rt.libtorch.version}) is CPU-only; use --device cpu, or install a CUDA build ('reviewkd doctor' says what was found)`);
-  }
-  if (!rt.cuda.available || index >= rt.cuda.deviceCount) {
-    throw new UsageError(`option --device ${d}: ${rt.cuda.deviceCount} CUDA device(s) visible; use --device cpu${rt.cuda.deviceCount > 0 ? ` or cuda:0..cuda:${rt.cuda.deviceCount - 1}` : ''}`);
-  }
-}
 
 /** Merges recipe < saved config (resume) < config file < flags, and checks what the command needs. */
 function resolve(kind: 'train' | 'distill', parsed: Parsed): Resolved {
@@ -322,7 +306,6 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
   const o = resolve(kind, parsed);
   if (typeof o.threads === 'number') setNumThreads(o.threads);
   const device = (o.device as Device | undefined) ?? 'cpu';
-  checkDeviceAvailable(device);
 
   const loaded = await loadData({
     data: o.data as string | undefined,
