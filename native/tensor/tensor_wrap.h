@@ -1,5 +1,6 @@
 // The JS handle of a LibTorch tensor: owns one torch::Tensor reference, reports its bytes to V8,
-// and releases it on dispose() or, as a backstop, when the handle is garbage-collected.
+// and releases it on dispose() (at once, handle unwrapped) or, as a backstop, when the handle is
+// garbage-collected (its finalizer runs when the event loop next turns).
 #pragma once
 #include <atomic>
 #include <string>
@@ -17,6 +18,10 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   static bool IsTensor(Napi::Env env, const Napi::Value& v);
   // The tensor of a handle; throws JsTypeError naming `argName` when `v` is not a live handle.
   static const torch::Tensor& From(const Napi::Value& v, const std::string& argName);
+  // The instance behind a handle, or nullptr once dispose() has removed it.
+  static TensorWrap* InstanceOf(napi_env env, napi_value object);
+  // The tensor of a live instance; throws JsTypeError naming `what` after Release().
+  const torch::Tensor& Live(const char* what) const;
 
   explicit TensorWrap(const Napi::CallbackInfo& info);
   ~TensorWrap() override;
@@ -27,15 +32,14 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
 
  private:
   void Release();
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  Napi::Value GetDisposed(const Napi::CallbackInfo& info);
-  Napi::Value GetShape(const Napi::CallbackInfo& info);
-  Napi::Value GetDtype(const Napi::CallbackInfo& info);
-  Napi::Value GetDevice(const Napi::CallbackInfo& info);
-  Napi::Value GetRequiresGrad(const Napi::CallbackInfo& info);
-  Napi::Value GetIsContiguous(const Napi::CallbackInfo& info);
-  Napi::Value GetNumel(const Napi::CallbackInfo& info);
-  const torch::Tensor& Live(const char* what) const;
+  static napi_value Dispose(napi_env env, napi_callback_info info);
+  static napi_value GetDisposed(napi_env env, napi_callback_info info);
+  static napi_value GetShape(napi_env env, napi_callback_info info);
+  static napi_value GetDtype(napi_env env, napi_callback_info info);
+  static napi_value GetDevice(napi_env env, napi_callback_info info);
+  static napi_value GetRequiresGrad(napi_env env, napi_callback_info info);
+  static napi_value GetIsContiguous(napi_env env, napi_callback_info info);
+  static napi_value GetNumel(napi_env env, napi_callback_info info);
 
   torch::Tensor tensor_;
   int64_t accountedBytes_ = 0;
