@@ -371,8 +371,18 @@ function sniff(head: Buffer): 'zip' | 'legacy' | undefined {
   return undefined;
 }
 
+/** Whether path names a regular file: opening a FIFO or a device for reading could block forever. */
+function isRegularFile(path: string): boolean {
+  try {
+    return fs.statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function openCheckpoint(path: string): Parsed {
   let fd: number;
+  if (fs.existsSync(path) && !isRegularFile(path)) fail(path, 'not a regular file (a folder, FIFO or device cannot be a checkpoint)');
   try {
     fd = fs.openSync(path, 'r');
   } catch (e) {
@@ -635,6 +645,7 @@ export function inspectTorchCheckpoint(path: string, options?: TorchCheckpointOp
 export function isTorchCheckpoint(path: string): boolean {
   checkPath('isTorchCheckpoint', path);
   let fd: number | undefined;
+  if (!isRegularFile(path)) return false;
   try {
     fd = fs.openSync(path, 'r');
     const head = Buffer.alloc(32);
