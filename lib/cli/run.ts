@@ -297,7 +297,7 @@ function summarize(name: string, kind: string, o: Resolved, datasetName: string,
     ...(last ? { losses: last.losses } : {}),
     device: trainer.device,
     aborted: r.aborted,
-    ...(recipe ? { recipe: { name: recipe.name, paperTop1: recipe.paperTop1, ...(recipe.paper ? { paper: recipe.paper } : {}), ...(recipe.lambdaSource ? { lambdaSource: recipe.lambdaSource } : {}) } } : {}),
+    ...(recipe ? { recipe: { name: recipe.name, paperTop1: recipes.paperTop1For(recipe, o.method), ...(recipe.paper ? { paper: recipe.paper } : {}), ...(recipe.lambdaSource ? { lambdaSource: recipe.lambdaSource } : {}) } } : {}),
   };
 }
 
