@@ -109,4 +109,53 @@ describe('cli: train, distill, eval, export end to end', function () {
     assert.strictEqual(done.epochsDone, 3);
     assert.ok(fs.existsSync(path.join(out, 'student.safetensors')));
   });
+
+  it('SIGTERM stops like Ctrl-C (exit 143, checkpoint, summary); --resume ends with the weights of an uninterrupted run', async () => {
+    const common = ['train', '--model', 'resnet8', '--data', data, '--epochs', '3', '--batch', '8', '--lr', '0.05', '--seed', '4', '--eval-every', '0'];
+    const reference = path.join(dir, 'runs', 'term-reference');
+    assert.strictEqual(cli([...common, '--out', reference, '--progress', 'none']).code, 0);
+
+    const out = path.join(dir, 'runs', 'terminated');
+    const child = cliAsync([...common, '--out', out, '--progress', 'lines']);
+    let stderr = '';
+    const code = await new Promise((resolve) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        // After the first epoch's line: the signal lands early in epoch 2.
+        if (/epoch 1\/3 loss/.test(stderr) && !child.killed) child.kill('SIGTERM');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    assert.strictEqual(code, 143, stderr);
+    assert.match(stderr, /received SIGTERM; stopping after this step and writing a checkpoint/);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    assert.deepStrictEqual([summary.aborted, summary.epochsDone], [true, 1]);
+
+    const r = cli(['train', '--resume', '--out', out, '--progress', 'none', '--json']);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.strictEqual(JSON.parse(r.stdout).epochsDone, 3);
+    const bytes = (file) => Object.fromEntries(Object.entries(rk.io.loadSafetensors(file)).map(([k, v]) => [k, Buffer.from(v.toArray().buffer)]));
+    const a = bytes(path.join(reference, 'student.safetensors'));
+    const b = bytes(path.join(out, 'student.safetensors'));
+    assert.deepStrictEqual(Object.keys(b).sort(), Object.keys(a).sort());
+    const differ = Object.keys(a).filter((k) => !a[k].equals(b[k]));
+    assert.deepStrictEqual(differ, [], 'tensors that differ from the uninterrupted run');
+  });
+
+  it('summary.json is rewritten after every epoch, so a run killed later still says how far it got', async () => {
+    const out = path.join(dir, 'runs', 'killed');
+    const child = cliAsync(['train', '--model', 'resnet8', '--data', data, '--epochs', '50', '--batch', '8', '--out', out, '--progress', 'lines', '--eval-every', '1']);
+    let stderr = '';
+    await new Promise((resolve) => {
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (/epoch 3\/50 loss/.test(stderr) && !child.killed) child.kill('SIGKILL');
+      });
+      child.on('exit', resolve);
+    });
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    assert.ok(summary.epochsDone >= 2, JSON.stringify(summary));
+    assert.strictEqual(summary.aborted, false);
+    assert.ok(summary.top1 !== null, 'the best top-1 so far');
+  });
 });

@@ -1,5 +1,6 @@
 // The `reviewkd` command line: dispatches to one file per command. Usage errors exit 2 with a message
-// naming the flag or field; other failures exit 1 with the library's message; Ctrl-C during training 130.
+// naming the flag or field; other failures exit 1 with the library's message; Ctrl-C during training 130
+// (SIGTERM 143, SIGHUP 129), after a checkpoint.
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -39,7 +40,7 @@ function usage(): string {
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`),
     '',
-    'Exit codes: 0 ok, 1 error, 2 usage error (bad flag, config field or value), 130 interrupted (Ctrl-C).',
+    'Exit codes: 0 ok, 1 error, 2 usage error (bad flag, config field or value), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP (a checkpoint is written first).',
   ].join('\n') + '\n';
 }
 

@@ -266,6 +266,31 @@ function meanRate(history: EpochLog[]): number {
   return history.length ? history.reduce((s, h) => s + h.imagesPerSecond, 0) / history.length : 0;
 }
 
+/** The exit code of a run stopped by each signal (128 + the signal number, as shells report it). */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** Writes summary.json through a temporary file and a rename: a reader or a kill never sees half a file. */
+function writeSummary(out: string, summary: RunSummary): void {
+  const file = path.join(out, 'summary.json');
+  const temp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(temp, `${JSON.stringify(summary, null, 2)}\n`);
+  fs.renameSync(temp, file);
+}
+
+/** The run's epochs so far, resumed sessions included, from its log.jsonl (the fit loop appends each epoch). */
+function historySoFar(out: string): { history: EpochLog[]; best: FitResult['best'] } {
+  let history: EpochLog[] = [];
+  try {
+    history = fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as EpochLog);
+  } catch {
+    // no log yet
+  }
+  let best: FitResult['best'] = null;
+  for (const h of history) if (h.testTop1 !== undefined && (!best || h.testTop1 > best.top1)) best = { top1: h.testTop1, epoch: h.epoch };
+  return { history, best };
+}
+
 /** Builds the summary.json object of a finished (or interrupted) run. */
 function summarize(name: string, kind: string, o: Resolved, datasetName: string, dataPath: string | undefined, student: Model, trainer: Trainer, r: FitResult, wallSeconds: number, stepRate: number): RunSummary {
   const h = r.history;
@@ -365,16 +390,19 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
   });
 
 
-  // Ctrl-C: the first one stops after the current step (checkpoint written); a second one exits now.
+  // Ctrl-C, SIGTERM (docker stop, Kubernetes, Slurm pre-emption, timeout) and SIGHUP: the first one stops
+  // after the current step (checkpoint and summary written); a second one exits now.
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write('\nreviewkd: interrupted; stopping after this step and writing a checkpoint (Ctrl-C again to quit now)\n');
+  let stoppedBy: StopSignal | null = null;
+  const onSignal = (signal: StopSignal) => {
+    if (stoppedBy) process.exit(STOP_SIGNALS[signal]);
+    stoppedBy = signal;
+    const what = signal === 'SIGINT' ? 'interrupted' : `received ${signal}`;
+    process.stderr.write(`\nreviewkd: ${what}; stopping after this step and writing a checkpoint (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit now)\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
+  const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((signal) => [signal, () => onSignal(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
   const started = Date.now();
   // Images per second over this session's steps, for a summary written before any epoch finished.
   let images = 0;
@@ -390,13 +418,18 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
       onStep: () => {
         images += batch;
       },
+      // summary.json is kept current after every epoch, so a run killed later still says how far it got.
+      onEpochEnd: () => {
+        const soFar = { ...historySoFar(out), aborted: false };
+        writeSummary(out, summarize(name, kind, o, loaded.format, loaded.path, student, trainer, soFar, (Date.now() - started) / 1000, images / Math.max(1e-3, (Date.now() - started) / 1000)));
+      },
     });
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    for (const [signal, handler] of handlers) process.removeListener(signal, handler);
   }
   if (!result.aborted) trainer.exportStudent(path.join(out, 'student.safetensors'), { metadata: { model: o.student, ...(o.recipe ? { recipe: o.recipe } : {}) } });
   const summary = summarize(name, kind, o, loaded.format, loaded.path, student, trainer, result, (Date.now() - started) / 1000, images / Math.max(1e-3, (Date.now() - started) / 1000));
-  fs.writeFileSync(path.join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeSummary(out, summary);
   trainer.dispose();
   if (parsed.values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else {
@@ -407,5 +440,5 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
     process.stdout.write(`${result.aborted ? 'interrupted' : 'done'}: ${out}\n  ${summary.student}${summary.teacher ? ` <- ${summary.teacher} (${summary.method})` : ''}: ${acc}${paper}; ${summary.imagesPerSecond.toFixed(0)} img/s, ${summary.seconds.toFixed(1)} s\n`);
     if (result.aborted) process.stdout.write(`  continue with: reviewkd ${kind} --resume --out ${out}\n`);
   }
-  return result.aborted ? 130 : 0;
+  return result.aborted ? STOP_SIGNALS[stoppedBy ?? 'SIGINT'] : 0;
 }
