@@ -139,6 +139,13 @@ export interface FitResult {
   resumedFrom?: { epoch: number; position: number };
 }
 
+/**
+ * Which trainer call holds each model. A model is trained or evaluated by one call at a time: two trainers
+ * sharing a student would interleave their updates step by step, and a teacher whose BatchNorm uses
+ * batch statistics changes with every forward. A teacher in eval mode is only read and may be shared.
+ */
+const modelClaims = new WeakMap<Model, { trainer: Trainer; what: string }>();
+
 const fail = (msg: string): never => {
   throw new RangeError(`Trainer: ${msg}`);
 };
@@ -344,7 +351,7 @@ export class Trainer {
         perClass: r.classCorrect.map((c, i) => (r.classCount[i] > 0 ? (100 * c) / r.classCount[i] : NaN)),
       };
     } finally {
-      this.running = false;
+      this.leave();
       if (owned) {
         t.images.dispose();
         t.labels.dispose();
@@ -354,7 +361,26 @@ export class Trainer {
 
   private enter(what: string): void {
     if (this.running) throw new Error(`Trainer.${what}: the trainer is busy with another call; await it first (one call at a time per trainer)`);
+    const claimed = this.claimedModels();
+    for (const model of claimed) {
+      const holder = modelClaims.get(model);
+      if (holder && holder.trainer !== this) {
+        throw new Error(`Trainer.${what}: model '${model.name}' is in use by another trainer's ${holder.what}(); await it first, or give each trainer its own model (one call at a time per model)`);
+      }
+    }
+    for (const model of claimed) modelClaims.set(model, { trainer: this, what });
     this.running = true;
+  }
+
+  private leave(): void {
+    for (const model of this.claimedModels()) if (modelClaims.get(model)?.trainer === this) modelClaims.delete(model);
+    this.running = false;
+  }
+
+  /** The models a call of this trainer changes: the student, and a teacher whose BatchNorm uses batch statistics. */
+  private claimedModels(): Model[] {
+    const { student, teacher, teacherBN } = this.options;
+    return teacher && this.method !== 'vanilla' && teacherBN === 'batch' ? [student, teacher] : [student];
   }
 
   /** Everything a resumed run needs, as named tensors. */
@@ -458,7 +484,7 @@ export class Trainer {
       evaluate: async () => {
         if (!this.testTensors) return null;
         // evaluate() takes the trainer for itself; the loop holds it again afterwards.
-        this.running = false;
+        this.leave();
         const ev = await this.evaluate();
         this.enter('fit');
         return ev;
@@ -472,7 +498,7 @@ export class Trainer {
       const r = await runFitLoop(host, config, sampler, checkpoints, logger, start);
       return { ...r, resumedFrom };
     } finally {
-      this.running = false;
+      this.leave();
     }
   }
 
