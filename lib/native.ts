@@ -5,12 +5,15 @@
 //      the package, the prebuilt binary of the matching variant, or one built earlier into the cache;
 //   3. load it in a child process first, once (a bad binary costs a child, not the caller's process);
 //   4. when none fits, build one from source with cmake-js and say so, or fail with every reason and a fix.
+import * as fs from 'fs';
+import * as path from 'path';
+
 import type { NativeBinding } from './native-types';
 import { bindPrebuilt } from './loader/binding-dir';
 import { type Candidate, cacheBuildDir, findCandidates, judge } from './loader/candidates';
 import { type FoundLibTorch, resolveLibTorch } from './loader/libtorch-resolution';
 import { pinnedTorchVersion } from './loader/package-info';
-import { cacheRoot } from './loader/settings';
+import { cacheRoot, setting } from './loader/settings';
 import { type BuildRecord, readBuildRecord } from './loader/records';
 import { buildFromSource, missingBuildTools, sourceBuildAllowed } from './loader/source-build';
 import { tryInChild } from './loader/trial';
@@ -93,10 +96,21 @@ function chooseBinary(): LoadedBinary {
   return { path: built, record: readBuildRecord(built), kind: 'cache build', libtorch: torch, plan: { ...plan, candidates: findCandidates(torch, cache) } };
 }
 
+/**
+ * REVIEWKD_ADDON: a developer's override that loads exactly that binary (the sanitizer build of
+ * `npm run test:asan`, a debug build), with no resolution, judging or child-process trial.
+ */
+function overrideBinary(file: string): LoadedBinary {
+  const resolved = path.resolve(file);
+  if (!fs.existsSync(resolved)) throw new Error(`reviewkd: REVIEWKD_ADDON=${file} does not exist`);
+  return { path: resolved, record: readBuildRecord(resolved), kind: 'REVIEWKD_ADDON' };
+}
+
 /** The native binding, loaded on first call (see the steps at the top of this file). */
 export function native(): NativeBinding {
   if (binding) return binding;
-  const choice = chooseBinary();
+  const override = setting('REVIEWKD_ADDON');
+  const choice = override ? overrideBinary(override) : chooseBinary();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   binding = require(choice.path as string) as NativeBinding;
   loaded = choice;

@@ -46,4 +46,19 @@ function prng(seed) {
   };
 }
 
-module.exports = { det, probe, probeTensor, assertRel, assertArrayClose, prng };
+/**
+ * spawn() arguments for a fuzz child whose address space is capped at 8 GiB (bash's ulimit -v), so an
+ * allocation beyond the limits fails instead of taking the machine. Under the sanitizer stage
+ * (REVIEWKD_SANITIZER, set by scripts/test-asan.js) there is no ulimit: AddressSanitizer reserves terabytes
+ * of shadow address space, and its allocator enforces max_allocation_size_mb instead.
+ */
+function boundedNode(script, args = []) {
+  if (process.env.REVIEWKD_SANITIZER) return [process.execPath, [script, ...args]];
+  const quoted = [script, ...args].map((a) => `"${a}"`).join(' ');
+  return ['bash', ['-c', `ulimit -v ${8 * 1024 * 1024} && exec "${process.execPath}" ${quoted}`]];
+}
+
+/** How much slower code runs here: 3 under the sanitizer stage (ASan/UBSan checks on every access), else 1. */
+const SLOWDOWN = process.env.REVIEWKD_SANITIZER ? 3 : 1;
+
+module.exports = { det, probe, probeTensor, assertRel, assertArrayClose, prng, boundedNode, SLOWDOWN };

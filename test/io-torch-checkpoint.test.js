@@ -6,6 +6,7 @@
 const assert = require('assert');
 const { spawn } = require('child_process');
 const fs = require('fs');
+const { boundedNode } = require('./helpers');
 const os = require('os');
 const path = require('path');
 const sharp = require('sharp');
@@ -413,7 +414,7 @@ describe('PyTorch checkpoints where weights are accepted', function () {
 describe('io.loadTorchCheckpoint: mutation fuzz (child process)', function () {
   this.timeout(60000);
   it('every mutated checkpoint gives tensors or a TorchCheckpointError: no crash, no hang, bounded memory', async () => {
-    const child = spawn('bash', ['-c', `ulimit -v ${8 * 1024 * 1024} && exec "${process.execPath}" "${path.join(__dirname, 'fuzz', 'pth-child.js')}"`], {
+    const child = spawn(...boundedNode(path.join(__dirname, 'fuzz', 'pth-child.js')), {
       env: { ...process.env, RK_PTH_FUZZ_MS: '5000', RK_PTH_FUZZ_MIN: '500' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

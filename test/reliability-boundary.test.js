@@ -10,10 +10,10 @@ const path = require('path');
 
 const CHILD = path.join(__dirname, 'fuzz', 'boundary-child.js');
 // A stuck case (sync hang) is killed after this long without output.
-const HANG_MS = 20000;
-// Address-space cap for the child: a case that allocates without bound fails inside the child instead of
-// taking the machine's memory.
-const ADDRESS_SPACE_KB = 8 * 1024 * 1024;
+const HANG_MS = 20000 * SLOWDOWN;
+// The child's address space is capped (helpers.boundedNode): a case that allocates without bound fails
+// inside the child instead of taking the machine's memory.
+const { boundedNode, SLOWDOWN } = require('./helpers');
 
 // Outcomes over all child runs: counts by outcome, raw engine messages, non-Error throws, timeouts.
 const counts = {};
@@ -24,7 +24,7 @@ const wrong = [];
 
 function runChild(start) {
   return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', `ulimit -v ${ADDRESS_SPACE_KB} && exec "${process.execPath}" "${CHILD}" ${start}`], {
+    const child = spawn(...boundedNode(CHILD, [String(start)]), {
       cwd: path.join(__dirname, '..'),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -85,7 +85,7 @@ function runChild(start) {
 }
 
 describe('reliability: boundary fuzz of every export (child process)', function () {
-  this.timeout(600000);
+  this.timeout(600000 * SLOWDOWN);
 
   it('every case ends in a JS exception or a normal result: no crash, no hang', async () => {
     const started = Date.now();

@@ -13,12 +13,13 @@ const path = require('path');
 const zlib = require('zlib');
 
 const rk = require('..');
+const { boundedNode, SLOWDOWN } = require('./helpers');
 
 describe('reliability: parser mutation fuzz (child process)', function () {
-  this.timeout(180000);
+  this.timeout(180000 * SLOWDOWN);
 
   it('every mutated file gives a result or an Error: no crash, no hang', async () => {
-    const child = spawn('bash', ['-c', `ulimit -v ${8 * 1024 * 1024} && exec "${process.execPath}" "${path.join(__dirname, 'fuzz', 'parsers-child.js')}"`], {
+    const child = spawn(...boundedNode(path.join(__dirname, 'fuzz', 'parsers-child.js')), {
       cwd: path.join(__dirname, '..'),
       env: { ...process.env, RK_PARSER_FUZZ_MS: '30000' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -31,7 +32,7 @@ describe('reliability: parser mutation fuzz (child process)', function () {
     child.stderr.on('data', (d) => {
       stderr = (stderr + d).slice(-4000);
     });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 150000);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 150000 * SLOWDOWN);
     const [code, signal] = await new Promise((resolve) => child.on('exit', (c, s) => resolve([c, s])));
     clearTimeout(killer);
     const lines = stdout.trim().split('\n');

@@ -2,7 +2,7 @@
 // cmake-js against a LibTorch the resolution found, and writes its build record. Used by the loader's
 // source-build fallback on a user's machine (in a child process: a build takes minutes and its output
 // goes to the terminal) and by the project's own set-up. A build whose inputs have not changed is skipped.
-//   node dist/loader/native-build.js --out DIR [--force]    builds into DIR/build/Release
+//   node dist/loader/native-build.js --out DIR [--force] [--sanitize]    builds into DIR/build/Release
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -36,10 +36,11 @@ function listFiles(dir: string, filter: (f: string) => boolean): string[] {
 }
 
 /** Fingerprint of everything a build depends on: the sources, the LibTorch, Node, the CUDA architectures. */
-function buildFingerprint(torch: FoundLibTorch): string {
+function buildFingerprint(torch: FoundLibTorch, sanitize: boolean): string {
   const root = packageRoot();
   const sources = [...listFiles(path.join(root, 'native'), (f) => /\.(cc|h)$/.test(f)), path.join(root, 'CMakeLists.txt')];
-  return fingerprintFiles(sources, root, [torch.root, torch.version, torch.variant, process.version, setting('TORCH_CUDA_ARCH_LIST') ?? '']);
+  const extra = [torch.root, torch.version, torch.variant, process.version, setting('TORCH_CUDA_ARCH_LIST') ?? ''];
+  return fingerprintFiles(sources, root, sanitize ? [...extra, 'sanitize'] : extra);
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: Log): void {
@@ -55,6 +56,8 @@ export interface NativeBuildOptions {
   outRoot: string;
   /** Rebuild even when the inputs are unchanged. */
   force?: boolean;
+  /** AddressSanitizer + UndefinedBehaviorSanitizer build (the project's test:asan stage; never for users). */
+  sanitize?: boolean;
   log?: Log;
 }
 
@@ -62,12 +65,12 @@ export interface NativeBuildOptions {
  * Builds outRoot/build/Release/reviewkd.node against the LibTorch the resolution finds, unless a build
  * of the same inputs is there. Returns the binary's path. Throws on a failed build (its output is above).
  */
-export function buildNativeAddon({ outRoot, force = false, log = (m) => process.stderr.write(`${m}\n`) }: NativeBuildOptions): string {
+export function buildNativeAddon({ outRoot, force = false, sanitize = false, log = (m) => process.stderr.write(`${m}\n`) }: NativeBuildOptions): string {
   return withDirLock(outRoot, '.build.lock', () => {
     const torch = resolveLibTorch({ log });
     const outDir = path.join(outRoot, 'build', 'Release');
     const binary = path.join(outDir, 'reviewkd.node');
-    const fingerprint = buildFingerprint(torch);
+    const fingerprint = buildFingerprint(torch, sanitize);
     if (!force && readBuildRecord(binary)?.fingerprint === fingerprint && fs.existsSync(binary)) return binary;
 
     log(`reviewkd: building the native addon against LibTorch ${torch.version} (${torch.variant}) from ${torch.source}: ${torch.root}`);
@@ -82,6 +85,7 @@ export function buildNativeAddon({ outRoot, force = false, log = (m) => process.
       `--CDRK_LIBTORCH_VERSION=${torch.version}`,
       `--CDRK_LIBTORCH_VARIANT=${torch.variant}`,
       `--CDRK_CXX_STANDARD=${cxxStandardFor(torch.version)}`,
+      `--CDRK_SANITIZE=${sanitize ? 'ON' : 'OFF'}`,
     ];
     if (spawnSync('ccache', ['--version'], { stdio: 'ignore' }).status === 0) args.push('--CDCMAKE_CXX_COMPILER_LAUNCHER=ccache');
     // ccache must ignore the precompiled header's timestamps, or it never hits.
@@ -107,12 +111,12 @@ export function buildNativeAddon({ outRoot, force = false, log = (m) => process.
 if (require.main === module) {
   const argv = process.argv.slice(2);
   const out = argv.indexOf('--out');
-  if (out < 0 || !argv[out + 1] || argv.some((a, i) => a.startsWith('--') && !['--out', '--force'].includes(a) && i !== out + 1)) {
-    process.stderr.write('usage: node dist/loader/native-build.js --out DIR [--force]\n');
+  if (out < 0 || !argv[out + 1] || argv.some((a, i) => a.startsWith('--') && !['--out', '--force', '--sanitize'].includes(a) && i !== out + 1)) {
+    process.stderr.write('usage: node dist/loader/native-build.js --out DIR [--force] [--sanitize]\n');
     process.exit(2);
   }
   try {
-    buildNativeAddon({ outRoot: path.resolve(argv[out + 1]), force: argv.includes('--force') });
+    buildNativeAddon({ outRoot: path.resolve(argv[out + 1]), force: argv.includes('--force'), sanitize: argv.includes('--sanitize') });
   } catch (err) {
     process.stderr.write(`reviewkd: native build failed: ${(err as Error).message}\n`);
     process.exit(1);

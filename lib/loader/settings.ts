@@ -34,6 +34,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'TORCH_CUDA_ARCH_LIST', doc: 'the GPU architectures a CUDA source build compiles for (needed without a GPU)' },
   { name: 'REVIEWKD_NODE', doc: 'the Node binary for helper processes (Electron apps whose RunAsNode fuse is off)' },
   { name: 'REVIEWKD_SKIP_INSTALL', doc: "1 makes npm's install step do nothing (the same work then happens on first use)" },
+  { name: 'REVIEWKD_ADDON', doc: 'developers: load exactly this reviewkd.node (e.g. the sanitizer build), skipping the choice' },
   { name: 'REVIEWKD_DEBUG', doc: 'set: the CLI prints the stack trace of an unexpected error' },
 ];
 

@@ -81,6 +81,10 @@ async function attempt(family, name, fn) {
 }
 
 const timeLeft = (share) => Date.now() - started < budgetMs * share;
+// Every family runs at least this many cases however busy the machine is (the time budget alone gave a
+// slow machine, or the sanitizer build, too few checkpoint cases for the test's floor of 50).
+const MIN_CASES = 60;
+const enough = (...families) => families.every((f) => (counts[f] ? counts[f].cases : 0) >= MIN_CASES);
 
 // ---------------------------------------------------------------- seeds
 
@@ -111,7 +115,7 @@ async function main() {
   const idxDir = path.join(tmp, 'idx');
   fs.mkdirSync(idxDir);
   const f = (n) => path.join(idxDir, n);
-  while (timeLeft(0.2)) {
+  while (timeLeft(0.2) || !enough('idx')) {
     const seed = rand() < 0.5 ? labels : images;
     const magic = seed === labels ? rk.data.IDX_LABELS_MAGIC : rk.data.IDX_IMAGES_MAGIC;
     const gz = rand() < 0.4;
@@ -144,7 +148,7 @@ async function main() {
   const c100 = path.join(tmp, 'c100', 'cifar-100-binary');
   fs.mkdirSync(c100, { recursive: true });
   const batch100 = cifarRecords(3, 2);
-  while (timeLeft(0.4)) {
+  while (timeLeft(0.4) || !enough('cifar', 'tar')) {
     const which = int(5);
     if (which === 0) {
       fs.writeFileSync(path.join(c10, 'test_batch.bin'), mutate(batch));
@@ -176,7 +180,7 @@ async function main() {
   fs.writeFileSync(path.join(imgDir, 'b', 'good.jpg'), jpg);
   const pngFields = [[8, 4], [16, 4], [20, 4], [33, 4]]; // IHDR length, width, height, next chunk length
   const jpgFields = [[4, 2], [jpg.indexOf(Buffer.from([0xff, 0xc0])) + 5, 2], [jpg.indexOf(Buffer.from([0xff, 0xc0])) + 7, 2]];
-  while (timeLeft(0.6)) {
+  while (timeLeft(0.6) || !enough('image')) {
     const isPng = rand() < 0.5;
     const bytes = mutate(isPng ? png : jpg, isPng ? pngFields : jpgFields);
     const file = path.join(imgDir, isPng ? 'a' : 'b', isPng ? 'x.png' : 'x.jpg');
@@ -202,7 +206,7 @@ async function main() {
     () => ({ ...meta, history: null }), () => ({ ...meta, partial: null }), () => ({ ...meta, sha256: 'ff' }), () => [], () => null, () => 'x',
   ];
   let resumes = 0;
-  while (timeLeft(0.97)) {
+  while (timeLeft(0.97) || !enough('checkpoint')) {
     fs.rmSync(runDir, { recursive: true, force: true });
     fs.mkdirSync(runDir);
     const target = int(3);
