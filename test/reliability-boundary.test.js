@@ -8,12 +8,13 @@ const assert = require('assert');
 const { spawn } = require('child_process');
 const path = require('path');
 
-const CHILD = path.join(__dirname, 'fuzz', 'boundary-child.js');
-// A stuck case (sync hang) is killed after this long without output.
-const HANG_MS = 20000 * SLOWDOWN;
 // The child's address space is capped (helpers.boundedNode): a case that allocates without bound fails
 // inside the child instead of taking the machine's memory.
 const { boundedNode, SLOWDOWN } = require('./helpers');
+
+const CHILD = path.join(__dirname, 'fuzz', 'boundary-child.js');
+// A stuck case (sync hang) is killed after this long without output.
+const HANG_MS = 20000 * SLOWDOWN;
 
 // Outcomes over all child runs: counts by outcome, raw engine messages, non-Error throws, timeouts.
 const counts = {};
