@@ -7,7 +7,7 @@ import * as path from 'path';
 
 import { inspectTorchCheckpoint, isTorchCheckpoint } from '../io';
 import type { Model } from '../models';
-import { safetensorsMetadata, type WeightsSource } from './weights';
+import { safetensorsHeader, safetensorsMetadata, type WeightsSource } from './weights';
 
 /** What the run's data looks like. */
 export interface DataShape {
@@ -32,24 +32,6 @@ export function weightShapes(src: WeightsSource): Record<string, number[]> {
   else entries = Object.entries(safetensorsHeader(src.file)).filter(([k]) => k !== '__metadata__').map(([k, v]) => [k, (v as { shape: number[] }).shape]);
   const prefix = src.prefix ?? '';
   return Object.fromEntries(entries.filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-}
-
-function safetensorsHeader(file: string): Record<string, unknown> {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(8);
-    if (fs.readSync(fd, head, 0, 8, 0) !== 8) return {};
-    const len = Number(head.readBigUInt64LE(0));
-    if (len <= 0 || len > 100 * 1024 * 1024) return {};
-    const json = Buffer.alloc(len);
-    fs.readSync(fd, json, 0, len, 8);
-    return JSON.parse(json.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    // An unreadable header is reported by the loader itself, with its own precise message.
-    return {};
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 const channelWord = (c: number) => (c === 1 ? '1-channel (grayscale)' : c === 3 ? '3-channel (colour)' : `${c}-channel`);

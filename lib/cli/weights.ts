@@ -26,8 +26,11 @@ export interface WeightsSource {
   runDir?: string;
 }
 
-/** The `__metadata__` of a safetensors file, read from its header only (no tensors loaded). */
-export function safetensorsMetadata(file: string): Record<string, string> {
+/**
+ * The JSON header of a safetensors file (names, dtypes, shapes, `__metadata__`), read without loading
+ * tensors; `{}` when it cannot be read (the loader itself reports that, with its precise message).
+ */
+export function safetensorsHeader(file: string): Record<string, unknown> {
   const fd = fs.openSync(file, 'r');
   try {
     const head = Buffer.alloc(8);
@@ -36,13 +39,17 @@ export function safetensorsMetadata(file: string): Record<string, string> {
     if (len <= 0 || len > 100 * 1024 * 1024) return {};
     const json = Buffer.alloc(len);
     fs.readSync(fd, json, 0, len, 8);
-    const header = JSON.parse(json.toString('utf8')) as { __metadata__?: Record<string, string> };
-    return header.__metadata__ ?? {};
+    return JSON.parse(json.toString('utf8')) as Record<string, unknown>;
   } catch {
     return {};
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** The `__metadata__` of a safetensors file, read from its header only (no tensors loaded). */
+export function safetensorsMetadata(file: string): Record<string, string> {
+  return (safetensorsHeader(file).__metadata__ as Record<string, string> | undefined) ?? {};
 }
 
 /** summary.json or config.json of a run folder, when present. */
