@@ -68,16 +68,9 @@ export function detectFormat(p: string): DatasetName {
   throw new UsageError(`option --data: '${p}' holds no CIFAR batches, no IDX files and no class subfolders`);
 }
 
-/** A subset of a dataset by image indices (copies the pixels). */
+/** A subset of a dataset by image indices (rk.data.subset copies the pixels), under its own name. */
 function subset(ds: ImageDataset, indices: number[], name: string): ImageDataset {
-  const plane = ds.channels * ds.height * ds.width;
-  const images = new Uint8Array(indices.length * plane);
-  const labels = new Int32Array(indices.length);
-  indices.forEach((src, i) => {
-    images.set(ds.images.subarray(src * plane, (src + 1) * plane), i * plane);
-    labels[i] = ds.labels[src];
-  });
-  return { ...ds, name, images, labels, count: indices.length };
+  return { ...data.subset(ds, { indices }), name };
 }
 
 function limit(ds: ImageDataset | undefined, n: number | undefined): ImageDataset | undefined {

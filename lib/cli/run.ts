@@ -278,19 +278,6 @@ function writeSummary(out: string, summary: RunSummary): void {
   fs.renameSync(temp, file);
 }
 
-/** The run's epochs so far, resumed sessions included, from its log.jsonl (the fit loop appends each epoch). */
-function historySoFar(out: string): { history: EpochLog[]; best: FitResult['best'] } {
-  let history: EpochLog[] = [];
-  try {
-    history = fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as EpochLog);
-  } catch {
-    // no log yet
-  }
-  let best: FitResult['best'] = null;
-  for (const h of history) if (h.testTop1 !== undefined && (!best || h.testTop1 > best.top1)) best = { top1: h.testTop1, epoch: h.epoch };
-  return { history, best };
-}
-
 /** Builds the summary.json object of a finished (or interrupted) run. */
 function summarize(name: string, kind: string, o: Resolved, datasetName: string, dataPath: string | undefined, student: Model, trainer: Trainer, r: FitResult, wallSeconds: number, stepRate: number): RunSummary {
   const h = r.history;
@@ -419,9 +406,8 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
         images += batch;
       },
       // summary.json is kept current after every epoch, so a run killed later still says how far it got.
-      onEpochEnd: () => {
-        const soFar = { ...historySoFar(out), aborted: false };
-        writeSummary(out, summarize(name, kind, o, loaded.format, loaded.path, student, trainer, soFar, (Date.now() - started) / 1000, images / Math.max(1e-3, (Date.now() - started) / 1000)));
+      onEpochEnd: (_log, soFar) => {
+        writeSummary(out, summarize(name, kind, o, loaded.format, loaded.path, student, trainer, { ...soFar, aborted: false }, (Date.now() - started) / 1000, images / Math.max(1e-3, (Date.now() - started) / 1000)));
       },
     });
   } finally {

@@ -34,7 +34,7 @@ export interface LoopConfig {
   signal?: AbortSignal;
   /** After each step; `epoch` 1-based, `step` the steps taken in it. */
   onStep?: (info: { epoch: number; step: number; stepsPerEpoch: number; lr: number }) => void;
-  onEpochEnd?: (log: EpochLog) => void | Promise<void>;
+  onEpochEnd?: (log: EpochLog, run: { history: EpochLog[]; best: Best }) => void | Promise<void>;
 }
 
 /** Thrown when too many consecutive steps had a non-finite loss or gradient. */
@@ -157,7 +157,7 @@ export async function runFitLoop(
     history = [...history, record];
     logger.epoch(record, epochs, seconds);
     checkpoints.epochEnd({ epoch: epoch + 1, position: 0, globalStep, history, best, elapsed: record.elapsed, partial: { sums: zeroSums(host.lossNames), skipped: 0, seconds: 0 } });
-    await cfg.onEpochEnd?.(record);
+    await cfg.onEpochEnd?.(record, { history, best });
   }
   return { history, best, aborted: false };
 }

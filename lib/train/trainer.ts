@@ -111,8 +111,11 @@ export interface FitOptions {
   maxBadSteps?: number;
   /** After each step: `epoch` is 1-based (as in records and logs), `step` the steps taken in that epoch. */
   onStep?: (info: { epoch: number; step: number; stepsPerEpoch: number; lr: number }) => void;
-  /** After each epoch, with its record (`epoch` 1-based). */
-  onEpochEnd?: (log: EpochLog) => void | Promise<void>;
+  /**
+   * After each epoch, with its record (`epoch` 1-based) and the run so far: every epoch's record (those
+   * of earlier sessions of a resumed run included) and the best test top-1.
+   */
+  onEpochEnd?: (log: EpochLog, run: { history: EpochLog[]; best: { top1: number; epoch: number } | null }) => void | Promise<void>;
   /** Stops after the current step, writing a checkpoint first when runDir is set. */
   signal?: AbortSignal;
   /** Also checkpoint every N steps within an epoch (step-<globalStep>, keepLast of them kept); default 0 = only at epoch ends. */
