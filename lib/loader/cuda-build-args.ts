@@ -31,7 +31,7 @@ export function findFile(dir: string, pattern: RegExp, depth = 6): string | null
 }
 
 /** The CUDA toolkit root holding bin/nvcc, or null. */
-export function findCudaToolkit(): string | null {
+function findCudaToolkit(): string | null {
   const candidates = [setting('CUDA_HOME'), '/usr/local/cuda'].filter((d): d is string => !!d);
   for (const dir of candidates) if (fs.existsSync(path.join(dir, 'bin', 'nvcc'))) return dir;
   const which = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' });

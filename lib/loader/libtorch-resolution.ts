@@ -33,8 +33,6 @@ export type Probe = Omit<FoundLibTorch, 'skipped'> | { error: string };
 export interface ResolveOptions {
   /** Progress lines (the wheel fetch). */
   log?: (msg: string) => void;
-  /** False: use the wheel only when it is already unpacked (never fetch). */
-  allowFetch?: boolean;
 }
 
 const isError = (p: Probe): p is { error: string } => 'error' in p;
@@ -99,9 +97,9 @@ function fromPython(): Probe {
   return isError(found) ? { error: `${python} torch: ${found.error}` } : found;
 }
 
-function fromWheelCache({ log = () => {}, allowFetch = true }: ResolveOptions): Probe {
+function fromWheelCache({ log = () => {} }: ResolveOptions): Probe {
   const dir = wheelCacheDir();
-  const { error } = ensurePinnedWheel({ destination: dir, log, allowFetch });
+  const { error } = ensurePinnedWheel({ destination: dir, log });
   return error !== undefined ? { error } : describeFolder(path.join(dir, 'torch'), 'wheel-cache');
 }
 

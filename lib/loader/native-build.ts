@@ -19,7 +19,7 @@ import { setting } from './settings';
 type Log = (msg: string) => void;
 
 /** torch >= 2.14 headers need C++20; older ones build with the C++17 the project is written in. */
-export function cxxStandardFor(version: string): 17 | 20 {
+function cxxStandardFor(version: string): 17 | 20 {
   const [major, minor] = String(version).split('.').map((n) => parseInt(n, 10));
   return major > 2 || (major === 2 && minor >= 14) ? 20 : 17;
 }

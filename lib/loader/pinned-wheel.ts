@@ -63,16 +63,15 @@ function sweepStaleWork(destination: string, log: Log): void {
 
 /**
  * Makes sure the pinned wheel is unpacked at `destination` (a `.complete` marker says so). When it is not
- * and fetching is allowed (and REVIEWKD_OFFLINE is not set), fetches it: REVIEWKD_TORCH_WHEEL (a local
+ * (and REVIEWKD_OFFLINE is not set), fetches it: REVIEWKD_TORCH_WHEEL (a local
  * copy), then pip (which honours the user's pip configuration: proxies, mirrors, local wheel folders),
  * then a direct HTTPS download. Every wheel is checked against the pinned sha256 before it is unpacked.
  * Processes that start at once take turns on a lock beside the destination: the first fetches and
  * unpacks, the others find it complete. Returns `{}` or `{error}` naming every attempt.
  */
-export function ensurePinnedWheel({ destination, log = () => {}, allowFetch = true }: { destination: string; log?: Log; allowFetch?: boolean }): { error?: string } {
+export function ensurePinnedWheel({ destination, log = () => {} }: { destination: string; log?: Log }): { error?: string } {
   const complete = () => fs.existsSync(path.join(destination, '.complete'));
   if (complete()) return {};
-  if (!allowFetch) return { error: `${destination} is not unpacked yet` };
   if (flagSetting('REVIEWKD_OFFLINE', false)) return { error: `${destination} is empty and REVIEWKD_OFFLINE is set, so no wheel was fetched` };
   try {
     // The whole fetch runs under the lock (a download can take minutes: wait up to an hour).

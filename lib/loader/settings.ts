@@ -64,16 +64,6 @@ export function flagSetting(name: string, fallback: boolean): boolean {
   throw new Error(`${name}=${value} is not understood: use 1 or 0`);
 }
 
-/** The settings that are set, as NAME → value (what `doctor` prints). */
-export function settingsInEffect(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const { name } of SETTINGS) {
-    const value = setting(name);
-    if (value !== undefined) out[name] = value;
-  }
-  return out;
-}
-
 /** The per-user cache: LibTorch unpacked from the wheel, bindings, source builds, trial results. */
 export function cacheRoot(): string {
   const own = setting('REVIEWKD_CACHE');
