@@ -5,6 +5,7 @@
 #include "common/compute_thread.h"
 #include "common/export.h"
 #include "common/quiet_torch.h"
+#include "distributed/process_group_binding.h"
 #include "nn/module_wrap.h"
 #include "tensor/tensor_wrap.h"
 
@@ -30,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rk::registerTerms(env, exports);
   rk::registerTorchScriptExport(env, exports);
   rk::registerModels(env, exports);
+  rk::registerDistributed(env, exports);
   return exports;
 }
 

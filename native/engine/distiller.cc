@@ -159,6 +159,7 @@ void Distiller::step(const torch::Tensor& indices, double warmup, double lr) {
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
     grads.push_back(p.grad());
   }
+  if (gradientHook_) gradientHook_(grads, found);
   at::_amp_foreach_non_finite_check_and_unscale_(grads, found, torch::ones({}, found.options()));
   update(found, lr);
   const torch::Tensor ok = found.eq(0);

@@ -2,6 +2,7 @@
 // forward, the loss terms of the chosen methods, backward and the SGD update, all in LibTorch, with
 // statistics per named loss accumulated on the device (read back only when asked: no host sync per step).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,10 @@ struct EvalResult {
   std::vector<double> classCorrect, classCount;
 };
 
+// Called on the compute thread between backward and the update with every trainable gradient and the
+// step's non-finite flag (0-d float): data-parallel training averages both over its ranks there.
+using GradientHook = std::function<void(const std::vector<torch::Tensor>& grads, torch::Tensor& found)>;
+
 class Distiller {
  public:
   Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel> teacher, torch::Tensor images, torch::Tensor labels,
@@ -92,6 +97,14 @@ class Distiller {
   std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> termModules() const;
   // Test hook: the next step sees this value added to its loss (NaN or Inf injects a numerical fault).
   void injectLossOffset(double value) { injectedOffset_ = value; }
+  // Set (or clear, with nullptr) between steps, never while one runs.
+  void setGradientHook(GradientHook hook) { gradientHook_ = std::move(hook); }
+  // Replaces the data the step indexes into (same device): a streamed batch becomes the data set of the
+  // next step(arange(n)). Call between steps, on the compute thread.
+  void setData(torch::Tensor images, torch::Tensor labels) {
+    images_ = std::move(images);
+    labels_ = std::move(labels);
+  }
   const std::vector<torch::Tensor>& trainableParameters() const { return params_; }
   const DistillerOptions& options() const { return options_; }
   torch::Device device() const { return images_.device(); }
@@ -120,6 +133,7 @@ class Distiller {
   at::Generator generator_;
   torch::Tensor stats_, consecutiveBad_;
   double injectedOffset_ = 0;
+  GradientHook gradientHook_;
 };
 
 }  // namespace rk
