@@ -9,8 +9,18 @@ Needs a python3 with torch (e.g. the pinned CPU wheel in a venv):
     python3 scripts/bench-pytorch.py [--batch 64] [--threads 2] [--pairs resnet56-resnet20,resnet32x4-resnet8x4]
 Prints img/s of the distillation step, the student step alone and the teacher forward alone, in fp32 and
 with channels-last + bf16 autocast, run on the main thread and on a second thread (as the addon runs it).
+
+With --data DIR it times instead the input pipeline a PyTorch user writes for ImageNet training (what
+`reviewkd bench --data DIR` compares with): PIL decode, torchvision's RandomResizedCrop(224) rule (written
+out below, so torchvision need not be installed) and horizontal flip, uint8 CHW tensors, batches from a
+torch.utils.data.DataLoader with --workers worker processes (needs Pillow):
+    python3 scripts/bench-pytorch.py --data DIR [--workers 2] [--batch 64] [--images N] [--json]
 """
 import argparse
+import json
+import math
+import os
+import random
 import threading
 import time
 
@@ -163,13 +173,105 @@ def rate(fn, batch, steps=6, repeats=3, on_thread=False):
     return result[0]
 
 
+# ---- the input pipeline (--data) ----
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+
+
+def list_images(root):
+    """(path, class index) for root/<class>/<file>, classes sorted: torchvision's ImageFolder order."""
+    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith('.'))
+    items = []
+    for c, name in enumerate(classes):
+        for f in sorted(os.listdir(os.path.join(root, name))):
+            if f.lower().endswith(IMAGE_EXTENSIONS):
+                items.append((os.path.join(root, name, f), c))
+    return items
+
+
+def random_resized_crop_params(width, height, rng, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    """torchvision.transforms.RandomResizedCrop.get_params: 10 tries, then the centre fallback."""
+    area = width * height
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(log_ratio[0], log_ratio[1]))
+        w = int(round(math.sqrt(target_area * aspect)))
+        h = int(round(math.sqrt(target_area / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            return rng.randint(0, height - h), rng.randint(0, width - w), h, w
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        h, w = height, int(round(height * max(ratio)))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+class TrainFolder(torch.utils.data.Dataset):
+    """ImageFolder + RandomResizedCrop(224) + RandomHorizontalFlip + PILToTensor, as a user writes it."""
+
+    def __init__(self, root, size=224):
+        self.items, self.size = list_images(root), size
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        from PIL import Image
+        import numpy as np
+        path, label = self.items[index]
+        with open(path, 'rb') as f:
+            img = Image.open(f).convert('RGB')  # torchvision's pil_loader
+        rng = random  # DataLoader seeds Python's random in each worker
+        i, j, h, w = random_resized_crop_params(img.width, img.height, rng)
+        img = img.crop((j, i, j + w, i + h)).resize((self.size, self.size), Image.BILINEAR)
+        if rng.random() < 0.5:
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        return torch.from_numpy(np.asarray(img, dtype=np.uint8)).permute(2, 0, 1), label
+
+
+def bench_pipeline(args):
+    ds = TrainFolder(args.data)
+    count = min(len(ds), args.images) if args.images else len(ds)
+    sub = torch.utils.data.Subset(ds, list(range(count)))
+    loader = torch.utils.data.DataLoader(sub, batch_size=args.batch, shuffle=True, num_workers=args.workers,
+                                         persistent_workers=False, generator=torch.Generator().manual_seed(0))
+    t0 = time.perf_counter()
+    first, seen = None, 0
+    for images, labels in loader:
+        assert images.dtype == torch.uint8 and images.shape[1:] == (3, 224, 224)
+        if first is None:
+            first = time.perf_counter()  # worker start-up and the first batch are not steady state
+        else:
+            seen += images.shape[0]
+    total = time.perf_counter() - t0
+    steady = seen / max(time.perf_counter() - first, 1e-9)
+    report = {'pipeline': 'pytorch', 'workers': args.workers, 'batch': args.batch, 'images': count,
+              'imagesPerSecond': steady, 'seconds': total, 'torch': torch.__version__}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"PyTorch pipeline (PIL, RandomResizedCrop 224 + flip, uint8, DataLoader {args.workers} workers, batch {args.batch}): "
+              f"{steady:.0f} img/s over {count} images ({total:.1f} s)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--pairs', default=','.join(PAIRS))
     ap.add_argument('--thread', choices=['main', 'second', 'both'], default='both')
+    ap.add_argument('--data', help='time the input pipeline on this image folder (<class>/<image>) instead')
+    ap.add_argument('--workers', type=int, default=2)
+    ap.add_argument('--images', type=int, default=0, help='at most this many images (default all)')
+    ap.add_argument('--json', action='store_true')
     args = ap.parse_args()
+    if args.data:
+        torch.set_num_threads(1)
+        return bench_pipeline(args)
     torch.set_num_threads(args.threads)
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}')
     print('mode  pair                      thread  distill img/s  student img/s  teacher fwd img/s')

@@ -1,5 +1,5 @@
 // Datasets and batching: CIFAR-10/100 (binary version), MNIST/Fashion-MNIST (IDX), image folders,
-// explicit downloads, and the seeded batch sampler.
+// explicit downloads, the seeded batch sampler, and image streams (data larger than memory).
 export type { ImageDataset, ToTensorsOptions, DatasetTensors } from './dataset';
 export {
   toTensors,
@@ -27,3 +27,7 @@ export type { DownloadName, DownloadOptions, DownloadRemote } from './download';
 export { BatchSampler } from './sampler';
 export type { BatchSamplerOptions, SamplerState, SampledBatch } from './sampler';
 export { Rng } from './rng';
+export { openImageStream, isImageStream, ImageStream, IMAGENET_MEAN, IMAGENET_STD } from './image-stream';
+export type { ImageStreamOptions, StreamBatch, StreamBatchesOptions } from './image-stream';
+export { randomResizedCrop, cropPlan, centerPlan, DEFAULT_CROP_RANGES } from './crop';
+export type { CropBox, CropRanges, ResizePlan } from './crop';

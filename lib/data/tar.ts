@@ -15,14 +15,15 @@ export interface TarEntry {
   offset: number;
 }
 
-function text(block: Uint8Array, start: number, length: number): string {
+/** @internal A NUL-terminated text field of a header block. */
+export function text(block: Uint8Array, start: number, length: number): string {
   let end = start;
   while (end < start + length && block[end] !== 0) end++;
   return Buffer.from(block.buffer, block.byteOffset + start, end - start).toString('utf8');
 }
 
-/** Parses an octal numeric field (NUL/space padded) or a GNU base-256 one; null when malformed. */
-function numeric(block: Uint8Array, start: number, length: number): number | null {
+/** @internal Parses an octal numeric field (NUL/space padded) or a GNU base-256 one; null when malformed. */
+export function numeric(block: Uint8Array, start: number, length: number): number | null {
   if (block[start] & 0x80) {
     // GNU base-256: big-endian two's complement in the remaining bits; only non-negative sizes make sense.
     if (block[start] & 0x40) return null;
@@ -36,13 +37,14 @@ function numeric(block: Uint8Array, start: number, length: number): number | nul
   return parseInt(s, 8);
 }
 
-function isZeroBlock(block: Uint8Array): boolean {
+/** @internal True for an all-zero block (end of archive). */
+export function isZeroBlock(block: Uint8Array): boolean {
   for (let i = 0; i < BLOCK; i++) if (block[i] !== 0) return false;
   return true;
 }
 
-/** Reads `path=` from a pax extended header's records ("<len> <key>=<value>\n"). */
-function paxPath(data: Uint8Array, archive: string, offset: number): string | undefined {
+/** @internal Reads `path=` from a pax extended header's records ("<len> <key>=<value>\n"). */
+export function paxPath(data: Uint8Array, archive: string, offset: number): string | undefined {
   const s = Buffer.from(data.buffer, data.byteOffset, data.length).toString('utf8');
   let pos = 0;
   let found: string | undefined;

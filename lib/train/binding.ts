@@ -27,6 +27,8 @@ export interface NativeStepStats {
 
 export interface NativeDistiller {
   step(indices: NativeTensor, warmup: number, lr: number): Promise<void>;
+  /** One step on a whole batch (a decoded stream batch): uint8 [N, C, H, W] (any strides), int64 labels [N]. */
+  stepBatch(images: NativeTensor, labels: NativeTensor, warmup: number, lr: number): Promise<void>;
   takeStats(): NativeStepStats;
   /** The loss terms' trainable modules. */
   termModules(): { term: string; module: NativeModule }[];

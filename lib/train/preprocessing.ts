@@ -33,7 +33,7 @@ export function libraryVersion(): string {
 }
 
 /** The preprocessing of a dataset as the trainer applies it. */
-export function preprocessingOf(ds: ImageDataset): Preprocessing {
+export function preprocessingOf(ds: Pick<ImageDataset, 'height' | 'width' | 'channels' | 'mean' | 'std' | 'numClasses' | 'classNames' | 'name'>): Preprocessing {
   return {
     inputSize: [ds.height, ds.width],
     channels: ds.channels,
