@@ -1,7 +1,7 @@
 // Trainer: fit, evaluate, distill and resume, driving the native fused step (native/engine) from
 // TypeScript. The hot path is one async native call per step; loss statistics are read back every
 // `statsEvery` steps, never per step.
-import { toTensors, checkDataset, BatchSampler, type ImageDataset } from '../data';
+import { toTensors, checkDataset, BatchSampler, isImageStream, type ImageDataset, type ImageStream } from '../data';
 import type { Device } from '../dtype';
 import type { Model } from '../models';
 import { native } from '../native';
@@ -23,6 +23,7 @@ import { pairDefaults } from './recipes';
 import { runDefault } from './run-options';
 import { resolveLossWarmup, type RampedTerm, type Schedule } from './schedule';
 import { preprocessingMetadata, preprocessingOf, type Preprocessing } from './preprocessing';
+import { StreamFeeder, batchTensors, evaluateStream } from './stream-feed';
 
 /**
  * The training objective: 'vanilla' is cross-entropy alone (also how teachers are trained); otherwise a
@@ -38,8 +39,9 @@ export interface TrainerOptions {
   /** Required for every method but 'vanilla'. Its weights never change. */
   teacher?: Model;
   method?: Method;
-  train: ImageDataset;
-  test?: ImageDataset;
+  /** In-memory data, or an image stream (rk.data.openImageStream: decoded batch by batch, cropped at decode). */
+  train: ImageDataset | ImageStream;
+  test?: ImageDataset | ImageStream;
   device?: Device;
   /**
    * Weights and parameters of the chosen methods by schema key: '<method>Weight' (e.g. reviewkdWeight,
@@ -154,7 +156,7 @@ const fail = (msg: string): never => {
 };
 
 /** Shapes ([C, H, W]) of the features of a model, probed with one eval-mode forward of 2 blank images. */
-async function probe(model: Model, ds: ImageDataset, device: Device, preact: boolean): Promise<{ classes: number; shapes: LevelShape[] }> {
+async function probe(model: Model, ds: { channels: number; height: number; width: number }, device: Device, preact: boolean): Promise<{ classes: number; shapes: LevelShape[] }> {
   const wasTraining = model.training;
   model.eval();
   const x = zeros([2, ds.channels, ds.height, ds.width], { device });
@@ -210,7 +212,8 @@ export class Trainer {
     this.trainTensors = parts.train;
     this.testTensors = parts.test;
     const ds = options.train;
-    const augment = options.augment === false ? null : { padding: 4, flip: true, ...(options.augment ?? {}) };
+    // A stream is cropped and flipped when it is decoded: the device only normalises.
+    const augment = options.augment === false || isImageStream(ds) ? null : { padding: 4, flip: true, ...(options.augment ?? {}) };
     const Ctor = native().NativeDistiller as new (...args: unknown[]) => NativeDistiller;
     this.distiller = new Ctor(
       options.student.handle,
@@ -269,8 +272,10 @@ export class Trainer {
     if (needsTeacher && (!options.teacher || typeof options.teacher.forwardWithFeatures !== 'function')) {
       throw new TypeError(`Trainer.create: method '${method}' needs option 'teacher' (a model from rk.models)`);
     }
-    const train = checkDataset(options.train, 'Trainer.create (train)');
-    const test = options.test ? checkDataset(options.test, 'Trainer.create (test)') : undefined;
+    const streamed = isImageStream(options.train);
+    if (streamed && options.augment) fail("option 'augment' applies to in-memory data; an image stream crops and flips at decode (openImageStream's transform, scale, ratio and flip options)");
+    const train = streamed ? (options.train as ImageStream) : checkDataset(options.train as ImageDataset, 'Trainer.create (train)');
+    const test = options.test ? (isImageStream(options.test) ? options.test : checkDataset(options.test, 'Trainer.create (test)')) : undefined;
     if (train.count < 2) fail(`the training set has ${train.count} image(s); BatchNorm needs batches of at least 2`);
     if (test && (test.channels !== train.channels || test.height !== train.height || test.width !== train.width || test.numClasses !== train.numClasses)) {
       fail(`the test set (${test.channels}x${test.height}x${test.width}, ${test.numClasses} classes) does not match the training set (${train.channels}x${train.height}x${train.width}, ${train.numClasses} classes)`);
@@ -299,15 +304,18 @@ export class Trainer {
     }
     try {
       validateMethod(resolved, {
-        student: options.student.name, teacher: teacher?.name, studentShapes: s.shapes, teacherShapes: t.shapes, numClasses: train.numClasses, datasetIndices: true,
+        student: options.student.name, teacher: teacher?.name, studentShapes: s.shapes, teacherShapes: t.shapes, numClasses: train.numClasses, datasetIndices: !streamed,
       });
     } catch (err) {
       if (err instanceof MethodError) fail(err.message);
       throw err;
     }
 
-    const trainTensors = toTensors(train, { device });
-    const testTensors = test ? toTensors(test, { device }) : undefined;
+    // A stream's batches are handed to each step; the step's own data is a 2-image stand-in until then.
+    const trainTensors = isImageStream(train)
+      ? { images: zeros([2, train.channels, train.height, train.width], { dtype: 'uint8', device }), labels: zeros([2], { dtype: 'int64', device }) }
+      : toTensors(train, { device });
+    const testTensors = test && !isImageStream(test) ? toTensors(test, { device }) : undefined;
     for (const x of [trainTensors, testTensors]) {
       if (x) {
         keep(x.images);
@@ -328,12 +336,14 @@ export class Trainer {
   }
 
   /** Top-1/top-5 accuracy (%), mean loss and per-class accuracy of the student alone, in eval mode. */
-  async evaluate(dataset?: ImageDataset, options: { batchSize?: number } = {}): Promise<EvaluateResult> {
+  async evaluate(dataset?: ImageDataset | ImageStream, options: { batchSize?: number } = {}): Promise<EvaluateResult> {
     options = optionsOf('Trainer.evaluate', options);
+    const stream = dataset ? (isImageStream(dataset) ? dataset : null) : isImageStream(this.options.test) ? this.options.test : null;
+    if (stream) return this.evaluateStream(stream, options.batchSize ?? 64);
     let tensors = this.testTensors;
     let owned = false;
     if (dataset) {
-      const ds = checkDataset(dataset, 'Trainer.evaluate');
+      const ds = checkDataset(dataset as ImageDataset, 'Trainer.evaluate');
       const tr = this.options.train;
       if (ds.channels !== tr.channels || ds.height !== tr.height || ds.width !== tr.width || ds.numClasses !== tr.numClasses) {
         fail(`evaluate: the dataset (${ds.channels}x${ds.height}x${ds.width}, ${ds.numClasses} classes) does not match the training data`);
@@ -345,20 +355,28 @@ export class Trainer {
     const t = tensors as { images: Tensor; labels: Tensor };
     this.enter('evaluate');
     try {
-      const r = await this.distiller.evaluate(t.images.handle, t.labels.handle, options.batchSize ?? 256, this.options.train.numClasses);
-      return {
-        top1: (100 * r.top1) / Math.max(1, r.count),
-        top5: (100 * r.top5) / Math.max(1, r.count),
-        loss: r.lossSum / Math.max(1, r.count),
-        count: r.count,
-        perClass: r.classCorrect.map((c, i) => (r.classCount[i] > 0 ? (100 * c) / r.classCount[i] : NaN)),
-      };
+      return evaluateResult(await this.distiller.evaluate(t.images.handle, t.labels.handle, options.batchSize ?? 256, this.options.train.numClasses));
     } finally {
       this.leave();
       if (owned) {
         t.images.dispose();
         t.labels.dispose();
       }
+    }
+  }
+
+  /** evaluate() on an image stream: decoded chunk by chunk (two ahead), results summed. */
+  private async evaluateStream(stream: ImageStream, batchSize: number): Promise<EvaluateResult> {
+    const tr = this.options.train;
+    if (stream.channels !== tr.channels || stream.height !== tr.height || stream.width !== tr.width || stream.numClasses !== tr.numClasses) {
+      fail(`evaluate: the stream (${stream.channels}x${stream.height}x${stream.width}, ${stream.numClasses} classes) does not match the training data`);
+    }
+    if (!Number.isInteger(batchSize) || batchSize < 1) fail(`evaluate: option 'batchSize' must be a positive integer; got ${String(batchSize)}`);
+    this.enter('evaluate');
+    try {
+      return evaluateResult(await evaluateStream(stream, batchSize, 2, (images, labels) => this.distiller.evaluate(images.handle, labels.handle, batchSize, tr.numClasses)));
+    } finally {
+      this.leave();
     }
   }
 
@@ -455,7 +473,10 @@ export class Trainer {
       ...(options.onEpochEnd ? { onEpochEnd: options.onEpochEnd } : {}),
     };
 
-    const sampler = new BatchSampler(this.options.train.count, { batchSize, seed: this.options.seed ?? runDefault<number>('seed'), dropLast: options.dropLast ?? runDefault<boolean>('dropLast') });
+    const samplerOptions = { batchSize, seed: this.options.seed ?? runDefault<number>('seed'), dropLast: options.dropLast ?? runDefault<boolean>('dropLast') };
+    const trainData = this.options.train;
+    const feeder = isImageStream(trainData) ? new StreamFeeder(trainData, samplerOptions, 2) : null;
+    const sampler = feeder ?? new BatchSampler(trainData.count, samplerOptions);
     const logger = new RunLogger(runDir, options.progress ?? runDefault<ProgressMode>('progress'), this.lossNames, `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`, progressEvery);
     for (const line of lossWarmup.messages) logger.message(line);
     const checkpoints = new CheckpointPolicy(runDir, keepLast, checkpointEvery, (dir, name, state) => this.checkpoint(dir, name, state));
@@ -476,6 +497,18 @@ export class Trainer {
     const host: FitHost = {
       lossNames: this.lossNames,
       step: async (batch, warmup, stepLr) => {
+        if (feeder) {
+          const decoded = await feeder.take(batch);
+          if (decoded.count < 2) return; // unreadable images left fewer than BatchNorm needs
+          const t = batchTensors(decoded);
+          try {
+            await this.distiller.stepBatch(t.images.handle, t.labels.handle, warmup, stepLr);
+          } finally {
+            t.images.dispose();
+            t.labels.dispose();
+          }
+          return;
+        }
         const indices = noGrad(() => tensor(batch, { dtype: 'int64' }));
         try {
           await this.distiller.step(indices.handle, warmup, stepLr);
@@ -485,7 +518,7 @@ export class Trainer {
       },
       takeStats: () => this.distiller.takeStats(),
       evaluate: async () => {
-        if (!this.testTensors) return null;
+        if (!this.testTensors && !isImageStream(this.options.test)) return null;
         // evaluate() takes the trainer for itself; the loop holds it again afterwards.
         this.leave();
         const ev = await this.evaluate();
@@ -501,6 +534,7 @@ export class Trainer {
       const r = await runFitLoop(host, config, sampler, checkpoints, logger, start);
       return { ...r, resumedFrom };
     } finally {
+      feeder?.close();
       this.leave();
     }
   }
@@ -571,4 +605,15 @@ export class Trainer {
     for (const t of [this.trainTensors.images, this.trainTensors.labels, this.testTensors?.images, this.testTensors?.labels]) t?.dispose();
     for (const m of Object.values(this.termModules)) m.dispose();
   }
+}
+
+/** The percentages of a native evaluate() result. */
+function evaluateResult(r: { lossSum: number; top1: number; top5: number; count: number; classCorrect: number[]; classCount: number[] }): EvaluateResult {
+  return {
+    top1: (100 * r.top1) / Math.max(1, r.count),
+    top5: (100 * r.top5) / Math.max(1, r.count),
+    loss: r.lossSum / Math.max(1, r.count),
+    count: r.count,
+    perClass: r.classCorrect.map((c, i) => (r.classCount[i] > 0 ? (100 * c) / r.classCount[i] : NaN)),
+  };
 }

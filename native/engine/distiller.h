@@ -99,6 +99,12 @@ class Distiller {
   void injectLossOffset(double value) { injectedOffset_ = value; }
   // Set (or clear, with nullptr) between steps, never while one runs.
   void setGradientHook(GradientHook hook) { gradientHook_ = std::move(hook); }
+  // Replaces the data the step indexes into (same device): a streamed batch becomes the data set of the
+  // next step(arange(n)). Call between steps, on the compute thread.
+  void setData(torch::Tensor images, torch::Tensor labels) {
+    images_ = std::move(images);
+    labels_ = std::move(labels);
+  }
   const std::vector<torch::Tensor>& trainableParameters() const { return params_; }
   const DistillerOptions& options() const { return options_; }
   torch::Device device() const { return images_.device(); }

@@ -81,6 +81,7 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeDistiller",
                        {InstanceMethod<&DistillerWrap::Step>("step"), InstanceMethod<&DistillerWrap::TakeStats>("takeStats"),
+                        InstanceMethod<&DistillerWrap::StepBatch>("stepBatch"),
                         InstanceMethod<&DistillerWrap::TermModules>("termModules"),
                         InstanceMethod<&DistillerWrap::Evaluate>("evaluate"),
                         InstanceMethod<&DistillerWrap::GeneratorState>("generatorState"),
@@ -120,6 +121,8 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
       if (!options.terms().empty() && !teacher) throw JsRangeError(a.where("teacher") + " is required when there are loss terms (every method but 'vanilla')");
       distiller_ = std::make_unique<Distiller>(student, teacher, images, labels, options, shapes);
       count_ = images.size(0);
+      sampleShape_ = images.sizes().slice(1).vec();
+      numClasses_ = shapes.numClasses;
       return 0;
     });
   }
@@ -147,6 +150,43 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
       auto ref = std::make_shared<Napi::ObjectReference>(std::move(self));
       return runPromise<int>(
           info.Env(), [d, onDevice, scale, lr] { d->step(onDevice, scale, lr); return 0; },
+          [](Napi::Env env, int&) -> Napi::Value { return env.Undefined(); }, [this, ref] { busy_ = false; ref->Reset(); });
+    });
+  }
+
+  // stepBatch(images, labels, warmup, lr) -> Promise<void>: one step on a batch given whole (a streamed
+  // batch decoded off the device): uint8 N x C x H x W (any strides: an NHWC buffer permuted is fine) of
+  // the trainer's image size, int64 labels. It becomes the data the step indexes, so the step is step().
+  Napi::Value StepBatch(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      Args a(info, "Distiller.stepBatch");
+      const torch::Tensor& images = a.tensor(0, "images");
+      const torch::Tensor& labels = a.tensor(1, "labels");
+      if (images.dim() != 4 || images.scalar_type() != torch::kUInt8 || images.size(0) < 2 || images.sizes().slice(1).vec() != sampleShape_) {
+        throw JsRangeError(a.where("images") + " must be a uint8 batch of at least 2 images of shape " + c10::str(c10::IntArrayRef(sampleShape_)) +
+                           " (BatchNorm needs 2); got " + dtypeName(images.scalar_type()) + " " + c10::str(images.sizes()));
+      }
+      if (labels.dim() != 1 || labels.scalar_type() != torch::kInt64 || !labels.is_cpu() || labels.size(0) != images.size(0)) {
+        throw JsRangeError(a.where("labels") + " must be a CPU int64 vector with one label per image (" + std::to_string(images.size(0)) + "); got " +
+                           dtypeName(labels.scalar_type()) + " " + c10::str(labels.sizes()));
+      }
+      const int64_t lo = labels.min().item<int64_t>(), hi = labels.max().item<int64_t>();
+      if (lo < 0 || hi >= numClasses_) throw JsRangeError(a.where("labels") + " holds class " + std::to_string(lo < 0 ? lo : hi) + ", outside [0, " + std::to_string(numClasses_) + ")");
+      const double scale = a.number(2, "warmup");
+      const double lr = a.number(3, "lr");
+      if (lr < 0) throw JsRangeError(a.where("lr") + " must be >= 0");
+      if (busy_.exchange(true)) throw Napi::Error::New(info.Env(), "Distiller.stepBatch: a call is already running on this trainer; await it first");
+      Distiller* d = distiller_.get();
+      const torch::Device device = d->device();
+      const torch::Tensor imgs = images.to(device), labs = labels.to(device);
+      auto ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(info.This().As<Napi::Object>()));
+      return runPromise<int>(
+          info.Env(),
+          [d, imgs, labs, scale, lr] {
+            d->setData(imgs, labs);
+            d->step(torch::arange(imgs.size(0), torch::TensorOptions().dtype(torch::kLong).device(imgs.device())), scale, lr);
+            return 0;
+          },
           [](Napi::Env env, int&) -> Napi::Value { return env.Undefined(); }, [this, ref] { busy_ = false; ref->Reset(); });
     });
   }
@@ -289,6 +329,8 @@ class DistillerWrap : public Napi::ObjectWrap<DistillerWrap> {
 
   std::unique_ptr<Distiller> distiller_;
   int64_t count_ = 0;
+  std::vector<int64_t> sampleShape_;
+  int64_t numClasses_ = 0;
   std::atomic<bool> busy_{false};
 };
 
