@@ -38,3 +38,4 @@ export * as train from './train';
 export * as recipes from './recipes';
 export * as report from './report';
 export * as bench from './bench';
+export * as distributed from './distributed';

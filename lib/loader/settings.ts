@@ -36,6 +36,22 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'REVIEWKD_SKIP_INSTALL', doc: "1 makes npm's install step do nothing (the same work then happens on first use)" },
   { name: 'REVIEWKD_ADDON', doc: 'developers: load exactly this reviewkd.node (e.g. the sanitizer build), skipping the choice' },
   { name: 'REVIEWKD_DEBUG', doc: 'set: the CLI prints the stack trace of an unexpected error' },
+  // Data-parallel training (lib/distributed/env.ts): what torchrun, Slurm or `reviewkd --nproc` set.
+  { name: 'RANK', doc: "this process's rank in a distributed run (torchrun; else SLURM_PROCID)" },
+  { name: 'WORLD_SIZE', doc: 'the number of ranks of a distributed run (torchrun; else SLURM_NTASKS)' },
+  { name: 'LOCAL_RANK', doc: "this process's rank on its machine (else SLURM_LOCALID)" },
+  { name: 'LOCAL_WORLD_SIZE', doc: 'the number of ranks on this machine' },
+  { name: 'MASTER_ADDR', doc: 'the address of rank 0, which hosts the rendezvous store (default 127.0.0.1)' },
+  { name: 'MASTER_PORT', doc: 'the port of the rendezvous store (default 29500)' },
+  { name: 'TORCHELASTIC_USE_AGENT_STORE', doc: "True: torchrun's agent hosts the store and every rank is a client" },
+  { name: 'TORCHELASTIC_RESTART_COUNT', doc: "torchrun's restart count (keys the store per attempt)" },
+  { name: 'TORCHELASTIC_ERROR_FILE', doc: "where a failing rank writes its error (torchrun's JSON format)" },
+  { name: 'SLURM_PROCID', doc: 'Slurm: the rank, when RANK is not set' },
+  { name: 'SLURM_NTASKS', doc: 'Slurm: the world size, when WORLD_SIZE is not set' },
+  { name: 'SLURM_LOCALID', doc: 'Slurm: the local rank, when LOCAL_RANK is not set' },
+  { name: 'SLURM_NTASKS_PER_NODE', doc: 'Slurm: the local world size, when LOCAL_WORLD_SIZE is not set' },
+  { name: 'GLOO_SOCKET_IFNAME', doc: 'the network interface Gloo uses (e.g. eth0); default: the address that reaches the master' },
+  { name: 'REVIEWKD_DIST_TIMEOUT', doc: 'seconds a collective may wait for the other ranks before the run stops (default 300)' },
 ];
 
 const BY_NAME = new Map(SETTINGS.map((s) => [s.name, s]));

@@ -26,7 +26,18 @@ std::string seconds(milliseconds ms) {
   return s.str();
 }
 
-bool mentions(const std::string& text, const char* needle) { return text.find(needle) != std::string::npos; }
+bool mentions(std::string text, const char* needle) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text.find(needle) != std::string::npos;
+}
+
+// The message of a c10d exception without LibTorch's C++ backtrace, on one line.
+std::string causeOf(const std::exception& e) {
+  const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+  std::string msg = c10 ? c10->what_without_backtrace() : e.what();
+  for (char& c : msg) if (c == '\n') c = ' ';
+  return msg;
+}
 
 // Tensors grouped by dtype, in order of first appearance: each group travels as one flat buffer.
 std::vector<std::vector<torch::Tensor>> byDtype(const std::vector<torch::Tensor>& tensors) {
@@ -86,8 +97,8 @@ ProcessGroup::ProcessGroup(const ProcessGroupConfig& config) : config_(config) {
   try {
     tcp = c10::make_intrusive<c10d::TCPStore>(config.masterAddr, opts);
   } catch (const std::exception& e) {
-    const std::string msg = e.what();
-    if (server && (mentions(msg, "EADDRINUSE") || mentions(msg, "address already in use"))) {
+    const std::string msg = causeOf(e);
+    if (server && (mentions(msg, "eaddrinuse") || mentions(msg, "address already in use"))) {
       throw std::runtime_error(where + ": port " + std::to_string(config.masterPort) + " is already in use on this machine, so rank 0 cannot host the store. " +
                                "Choose a free MASTER_PORT (--master-port), or stop the process that holds it.");
     }
@@ -97,7 +108,7 @@ ProcessGroup::ProcessGroup(const ProcessGroupConfig& config) : config_(config) {
     }
     throw std::runtime_error(where + ": could not reach the store at " + config.masterAddr + ":" + std::to_string(config.masterPort) + " within " +
                              seconds(config.timeout) + ". Is rank 0 (or the launcher's agent) running, are MASTER_ADDR/MASTER_PORT right, and does no " +
-                             "firewall block the port? Cause: " + msg.substr(0, msg.find('\n')));
+                             "firewall block the port? Cause: " + msg);
   }
   store_ = c10::make_intrusive<c10d::PrefixStore>(config.storePrefix, tcp);
   BackendConfig bc;
@@ -120,10 +131,10 @@ ProcessGroup::ProcessGroup(const ProcessGroupConfig& config) : config_(config) {
       backend_ = makeGlooBackend(store_, bc);
     }
   } catch (const std::exception& e) {
-    const std::string msg = e.what();
+    const std::string msg = causeOf(e);
     throw std::runtime_error(where + ": not every rank joined within " + seconds(config.timeout) + " (" + config.backend +
                              "): check that all " + std::to_string(config.worldSize) + " ranks were started with the same WORLD_SIZE and " +
-                             "MASTER_ADDR/MASTER_PORT, and that each has its own RANK. Cause: " + msg.substr(0, msg.find('\n')));
+                             "MASTER_ADDR/MASTER_PORT, and that each has its own RANK. Cause: " + msg);
   }
 }
 
@@ -223,13 +234,10 @@ void ProcessGroup::wait(const c10::intrusive_ptr<c10d::Work>& work, const std::s
         break;
       }
     }
-  } catch (const c10::Error& e) {
-    cause = e.what_without_backtrace();
   } catch (const std::exception& e) {
-    cause = e.what();
+    cause = causeOf(e);
   }
   ++failures_;
-  cause = cause.substr(0, cause.find('\n'));
   const std::string lost = missingRanks();
   throw std::runtime_error("reviewkd distributed: " + what + " failed on rank " + std::to_string(config_.rank) + " of " +
                            std::to_string(config_.worldSize) + (lost.empty() ? "" : ": " + lost) + ". Cause: " + cause);
