@@ -23,14 +23,14 @@ function rankEnv(rank, world, port, extra = {}) {
   return env;
 }
 
-/** Runs `script args` as ranks 0..world-1; resolves to [{code, signal, stdout, stderr, json}] in rank order. */
-async function runRanks(world, script, args, { extraEnv = () => ({}), port } = {}) {
+/** Runs `script args` (or `script argsFor(rank)`) as ranks 0..world-1; resolves to [{code, signal, stdout, stderr, json}] in rank order. */
+async function runRanks(world, script, args, { extraEnv = () => ({}), argsFor = () => args, port } = {}) {
   port = port ?? (await freePort());
   const runs = [];
   for (let r = 0; r < world; r++) {
     runs.push(
       new Promise((resolve) => {
-        const child = spawn(process.execPath, [script, ...args], { env: rankEnv(r, world, port, extraEnv(r)), stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [script, ...argsFor(r)], { env: rankEnv(r, world, port, extraEnv(r)), stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d) => (stdout += d));

@@ -1,4 +1,5 @@
 // The native fused-step object (native/engine/distiller_binding.cc), typed for lib/train.
+import type { NativeProcessGroup } from '../distributed/binding';
 import type { NativeModule, NativeTensor, TermParamValues } from '../native-types';
 
 /** One loss term of a run, as the fused step takes it. */
@@ -45,5 +46,7 @@ export interface NativeDistiller {
   momentumBuffers(): (NativeTensor | null)[];
   setMomentumBuffers(buffers: (NativeTensor | null)[]): void;
   injectLossOffset(value: number): void;
+  /** Data-parallel: average the gradients over this group's ranks in every step (null: stop). */
+  setProcessGroup(group: NativeProcessGroup | null): void;
   readonly busy: boolean;
 }

@@ -5,7 +5,7 @@ import type { BatchSampler } from '../data';
 import type { NativeStepStats } from './binding';
 import type { CheckpointPolicy } from './checkpoint-policy';
 import type { EpochLog, RunLogger } from './log';
-import { addStats, zeroSums, type Best, type RunState } from './run-state';
+import { addStats, zeroSums, type Best, type RunState, type StepSums } from './run-state';
 import { learningRate, lossWarmup, type Schedule } from './schedule';
 
 /** What the loop needs from the trainer. */
@@ -18,6 +18,10 @@ export interface FitHost {
   evaluate(): Promise<{ top1: number; top5: number; loss: number } | null>;
   /** Saves the student as the best weights so far (`epoch` 1-based). */
   saveBest(epoch: number, top1: number): void;
+  /** Data-parallel runs: whether any rank stops here (every rank must stop at the same step). */
+  agreeStop?(local: boolean): Promise<boolean>;
+  /** Data-parallel runs: the epoch's statistics over all ranks. */
+  reduceSums?(sums: StepSums): Promise<StepSums>;
 }
 
 /** Validated fit options. */
@@ -91,7 +95,8 @@ export async function runFitLoop(
       partial: { sums, skipped, seconds: secondsBefore + (Date.now() - epochStart) / 1000 },
     });
     for (const batch of sampler.batches(epoch, position)) {
-      if (cfg.signal?.aborted) {
+      const stop = host.agreeStop ? await host.agreeStop(!!cfg.signal?.aborted) : !!cfg.signal?.aborted;
+      if (stop) {
         pull();
         checkpoints.interrupted(now());
         logger.message(`stopped by the abort signal at epoch ${epoch + 1}, step ${position}${checkpoints.enabled ? ' (checkpoint written)' : ''}`);
@@ -128,6 +133,7 @@ export async function runFitLoop(
       }
     }
     pull();
+    if (host.reduceSums) sums = await host.reduceSums(sums);
     const seconds = secondsBefore + (Date.now() - epochStart) / 1000;
     const steps = Math.max(1, sums.steps);
     const record: EpochLog = {

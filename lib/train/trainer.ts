@@ -17,13 +17,15 @@ import { CheckpointPolicy } from './checkpoint-policy';
 import { runFitLoop, type FitHost, type LoopConfig } from './fit-loop';
 export { NumericalFaultError } from './fit-loop';
 import { resumeFrom } from './resume';
-import { zeroSums, type RunState } from './run-state';
+import { zeroSums, type RunState, type StepSums } from './run-state';
 import { RunLogger, type EpochLog, type ProgressMode } from './log';
 import { pairDefaults } from './recipes';
 import { runDefault } from './run-options';
 import { resolveLossWarmup, type RampedTerm, type Schedule } from './schedule';
 import { preprocessingMetadata, preprocessingOf, type Preprocessing } from './preprocessing';
 import { StreamFeeder, batchTensors, evaluateStream } from './stream-feed';
+import type { ProcessGroup } from '../distributed';
+import { DataParallel, perRankSeed, type ParallelParts } from './data-parallel';
 
 /**
  * The training objective: 'vanilla' is cross-entropy alone (also how teachers are trained); otherwise a
@@ -76,6 +78,11 @@ export interface TrainerOptions {
   channelsLast?: boolean;
   /** Fast path: forwards (training and evaluate) under bf16 autocast, fp32 master weights and losses (default 'off'; false = 'off'). */
   autocast?: 'bf16' | 'off' | false;
+  /**
+   * Data-parallel training over this group (rk.distributed.init()): fit's batchSize is the global batch,
+   * each rank trains its shard and gradients are averaged; only rank 0 writes (docs/distributed.md).
+   */
+  processGroup?: ProcessGroup;
 }
 
 export interface FitOptions {
@@ -237,7 +244,7 @@ export class Trainer {
         momentum: options.momentum ?? runDefault('momentum'),
         weightDecay: options.weightDecay ?? runDefault('weightDecay'),
         nesterov: options.nesterov ?? runDefault('nesterov'),
-        seed: options.seed ?? runDefault('seed'),
+        seed: perRankSeed(options.seed ?? runDefault<number>('seed'), options.processGroup),
         channelsLast: options.channelsLast ?? runDefault('channelsLast'),
         autocast: options.autocast || runDefault('autocast'),
       },
@@ -273,6 +280,7 @@ export class Trainer {
       throw new TypeError(`Trainer.create: method '${method}' needs option 'teacher' (a model from rk.models)`);
     }
     const streamed = isImageStream(options.train);
+    if (options.processGroup !== undefined) DataParallel.check(options.processGroup, streamed);
     if (streamed && options.augment) fail("option 'augment' applies to in-memory data; an image stream crops and flips at decode (openImageStream's transform, scale, ratio and flip options)");
     const train = streamed ? (options.train as ImageStream) : checkDataset(options.train as ImageDataset, 'Trainer.create (train)');
     const test = options.test ? (isImageStream(options.test) ? options.test : checkDataset(options.test, 'Trainer.create (test)')) : undefined;
@@ -476,26 +484,38 @@ export class Trainer {
     const samplerOptions = { batchSize, seed: this.options.seed ?? runDefault<number>('seed'), dropLast: options.dropLast ?? runDefault<boolean>('dropLast') };
     const trainData = this.options.train;
     const feeder = isImageStream(trainData) ? new StreamFeeder(trainData, samplerOptions, 2) : null;
-    const sampler = feeder ?? new BatchSampler(trainData.count, samplerOptions);
-    const logger = new RunLogger(runDir, options.progress ?? runDefault<ProgressMode>('progress'), this.lossNames, `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`, progressEvery);
+    // Data-parallel (data-parallel.ts): this rank's shard of each global batch; only rank 0 writes.
+    const dp = this.options.processGroup ? new DataParallel(this.options.processGroup, this.parallelParts()) : null;
+    const writeDir = dp && !dp.isMain ? undefined : runDir;
+    const sampler = feeder ?? (dp ? dp.sampler(trainData.count, samplerOptions) : new BatchSampler(trainData.count, samplerOptions));
+    const logger = new RunLogger(writeDir, dp && !dp.isMain ? 'none' : options.progress ?? runDefault<ProgressMode>('progress'), this.lossNames, `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`, progressEvery);
     for (const line of lossWarmup.messages) logger.message(line);
-    const checkpoints = new CheckpointPolicy(runDir, keepLast, checkpointEvery, (dir, name, state) => this.checkpoint(dir, name, state));
+    const checkpoints = new CheckpointPolicy(writeDir, keepLast, checkpointEvery, (dir, name, state) => this.checkpoint(dir, name, state));
     let start: RunState = { epoch: 0, position: 0, globalStep: 0, history: [], best: null, elapsed: 0, partial: { sums: zeroSums(this.lossNames), skipped: 0, seconds: 0 } };
     let resumedFrom: FitResult['resumedFrom'];
-    if (runDir) {
-      const removed = removeOrphans(runDir);
+    if (dp) await dp.checkSameConfig(this.parallelConfig({ epochs, batchSize, lr, resume: !!options.resume, dropLast: samplerOptions.dropLast }));
+    if (writeDir) {
+      const removed = removeOrphans(writeDir);
       if (removed.length) logger.message(`removed ${removed.length} incomplete checkpoint file(s) from an interrupted write`);
     }
-    if (options.resume && runDir) {
-      const point = resumeFrom(runDir, { lossNames: this.lossNames, batchesPerEpoch: sampler.batchesPerEpoch, restore: (record) => this.restoreTensors(record), logger });
+    if (options.resume && writeDir) {
+      const point = resumeFrom(writeDir, { lossNames: this.lossNames, batchesPerEpoch: sampler.batchesPerEpoch, restore: (record) => this.restoreTensors(record), logger });
       if (point) {
         start = point.state;
         resumedFrom = { epoch: start.epoch, position: start.position };
       }
     }
 
+    if (dp) {
+      // Every rank starts where rank 0 does: its run state, weights, buffers and momentum.
+      start = await dp.broadcastRunState(start);
+      if (start.globalStep > 0) resumedFrom = { epoch: start.epoch, position: start.position };
+      await dp.broadcastState();
+    }
+
     const host: FitHost = {
       lossNames: this.lossNames,
+      ...(dp ? { agreeStop: (local: boolean) => dp.agreeStop(local), reduceSums: async (sums: StepSums) => (await dp.broadcastBuffers(), dp.reduceSums(sums)) } : {}),
       step: async (batch, warmup, stepLr) => {
         if (feeder) {
           const decoded = await feeder.take(batch);
@@ -518,6 +538,7 @@ export class Trainer {
       },
       takeStats: () => this.distiller.takeStats(),
       evaluate: async () => {
+        if (dp) return this.testTensors ? evaluateResult(await dp.evaluate(this.testTensors, this.options.train.numClasses)) : null;
         if (!this.testTensors && !isImageStream(this.options.test)) return null;
         // evaluate() takes the trainer for itself; the loop holds it again afterwards.
         this.leave();
@@ -526,17 +547,39 @@ export class Trainer {
         return ev;
       },
       saveBest: (epoch, top1) => {
-        if (runDir) this.options.student.save(`${runDir}/best.safetensors`, { ...this.exportMetadata(), epoch: String(epoch), top1: top1.toFixed(4) });
+        if (writeDir) this.options.student.save(`${writeDir}/best.safetensors`, { ...this.exportMetadata(), epoch: String(epoch), top1: top1.toFixed(4) });
       },
     };
     this.enter('fit');
+    dp?.attach();
     try {
       const r = await runFitLoop(host, config, sampler, checkpoints, logger, start);
       return { ...r, resumedFrom };
     } finally {
+      dp?.detach();
       feeder?.close();
       this.leave();
     }
+  }
+
+  /** What the data-parallel layer works on: the fused step and every module whose state it keeps equal. */
+  private parallelParts(): ParallelParts {
+    const { teacher, teacherBN } = this.options;
+    return {
+      distiller: this.distiller,
+      trained: [this.options.student, ...Object.values(this.termModules)],
+      ...(teacher && this.method !== 'vanilla' && teacherBN === 'batch' ? { teacherWithBatchStats: teacher } : {}),
+    };
+  }
+
+  /** What every rank of a data-parallel job must agree on. */
+  private parallelConfig(fit: Record<string, unknown>): Record<string, unknown> {
+    const o = this.options;
+    const data = (d: { count: number; channels: number; height: number; width: number; numClasses: number } | undefined) => (d ? [d.count, d.channels, d.height, d.width, d.numClasses] : null);
+    return {
+      student: o.student.name, parameters: o.student.numParameters(), teacher: o.teacher?.name ?? null, method: this.method, weights: this.weights,
+      train: data(o.train), test: data(o.test), device: this.device, seed: o.seed ?? runDefault<number>('seed'), ...fit,
+    };
   }
 
   private checkpoint(runDir: string, name: string, state: RunState): void {
