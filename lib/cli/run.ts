@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import type { ImageDataset } from '../data';
+import type { ImageDataset, ImageStream } from '../data';
 import type { Device } from '../dtype';
 import * as models from '../models';
 import type { Model } from '../models';
@@ -20,6 +20,8 @@ import { UsageError, suggest, kebab, type OptionSpec, type Parsed, THREADS_OPTIO
 import { DATASETS, loadData } from './data';
 import { checkDevice } from './device';
 import { explainMismatch } from './mismatch';
+import { LAUNCH_OPTIONS, groupFromLauncher, launchRanks } from './launch';
+import { recordError, type ProcessGroup } from '../distributed';
 import { loadWeights, resolveWeights, WHICH_WEIGHTS, type WhichWeights } from './weights';
 
 /** Options of both training commands. */
@@ -35,6 +37,7 @@ export const COMMON_OPTIONS: OptionSpec[] = [
   ...runOptionSpecs('common'),
   { name: 'device', type: 'string', arg: 'cpu|cuda|cuda:N', help: 'where to train (default cpu)' },
   THREADS_OPTION,
+  ...LAUNCH_OPTIONS,
   { name: 'out', type: 'string', arg: 'dir', help: 'run folder (default runs/<timestamp>-<model>)' },
   { name: 'resume', type: 'boolean', help: 'continue the run in --out from its newest checkpoint' },
   { name: 'json', type: 'boolean', help: 'print summary.json on stdout when done' },
@@ -224,12 +227,15 @@ function resolve(kind: 'train' | 'distill', parsed: Parsed): Resolved {
       milestones: r.schedule.milestones,
       gamma: r.schedule.gamma,
       ...(kind === 'distill' ? { lossWarmup: r.lossWarmupEpochs, reviewkdWeight: r.lambda, teacherBn: r.teacherBN } : {}),
+      ...(kind === 'distill' && r.midChannels ? { reviewkdMidChannels: r.midChannels } : {}),
+      // ImageNet recipes stream their data (train/ and val/ in the ILSVRC layout).
+      ...(r.dataset === 'imagenet' ? { dataset: 'imagenet' } : {}),
     };
     // A recipe run made shorter or longer keeps the recipe's proportions: its step milestones and loss
     // warm-up (150,180,210 and 20 of 240 epochs) become the same fractions of --epochs, as the defaults do.
     if (typeof v.epochs === 'number' && v.epochs !== r.epochs) {
       fromRecipe.milestones = r.schedule.milestones.map((m) => Math.round((m * (v.epochs as number)) / r.epochs));
-      delete fromRecipe.lossWarmup; // the trainer's default scales 20 of 240 and says so
+      if (r.lossWarmupEpochs > 0) delete fromRecipe.lossWarmup; // the trainer's default scales 20 of 240 and says so
     }
     v = { ...fromRecipe, ...Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined)) };
   }
@@ -316,8 +322,24 @@ function summarize(name: string, kind: string, o: Resolved, datasetName: string,
 /** Runs `reviewkd train` / `reviewkd distill`; resolves to the exit code. */
 export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Promise<number> {
   const o = resolve(kind, parsed);
+  // --nproc: this process only launches the ranks (launch.ts); each rank runs this function again.
+  if (o.nproc !== undefined) return launchRanks(kind, process.argv.slice(3), o);
   if (typeof o.threads === 'number') setNumThreads(o.threads);
-  const device = (o.device as Device | undefined) ?? 'cpu';
+  // Started by a launcher (--nproc, torchrun, srun): join the job; only rank 0 writes the run folder.
+  const group = await groupFromLauncher((o.device as string | undefined) ?? 'cpu');
+  try {
+    return await trainRank(kind, parsed, o, group);
+  } catch (err) {
+    if (group) recordError(err);
+    throw err;
+  } finally {
+    group?.destroy();
+  }
+}
+
+async function trainRank(kind: 'train' | 'distill', parsed: Parsed, o: Resolved, group: ProcessGroup | undefined): Promise<number> {
+  const writer = !group || group.isMain;
+  const device = group && o.device === 'cuda' ? (`cuda:${group.localRank}` as Device) : ((o.device as Device | undefined) ?? 'cpu');
 
   const loaded = await loadData({
     data: o.data as string | undefined,
@@ -328,7 +350,7 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
     testLimit: o.testLimit as number | undefined,
     seed: o.seed,
   });
-  const train = loaded.train as ImageDataset;
+  const train = loaded.train as ImageDataset | ImageStream;
   if (!train) throw new UsageError(`option --data: '${loaded.path}' has no training images`);
   if (o.recipe && loaded.format !== recipes.get(o.recipe).dataset) {
     process.stderr.write(`reviewkd: note: recipe ${o.recipe} is a ${recipes.get(o.recipe).dataset} recipe; the data is ${loaded.format}\n`);
@@ -353,15 +375,14 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
 
   const out = path.resolve(o.out ?? path.join('runs', `${timestamp()}-${o.student}`));
   const name = path.basename(out);
-  if (!o.resume && fs.existsSync(path.join(out, 'log.jsonl'))) {
+  if (writer && !o.resume && fs.existsSync(path.join(out, 'log.jsonl'))) {
     throw new UsageError(`option --out: '${out}' already holds a run (log.jsonl); pass --resume to continue it or choose another --out`);
   }
-  fs.mkdirSync(out, { recursive: true });
+  if (writer) fs.mkdirSync(out, { recursive: true });
   // The resolved options, so --resume (and anyone reading the folder) knows how the run was made.
   const saved: Record<string, unknown> = { ...o, out, data: loaded.path, dataset: loaded.format };
-  delete saved.resume;
-  delete saved.config;
-  fs.writeFileSync(path.join(out, 'config.json'), `${JSON.stringify({ command: kind, argv: process.argv.slice(2), options: saved }, null, 2)}\n`);
+  for (const k of ['resume', 'config', 'nproc', 'nnodes', 'nodeRank', 'masterAddr', 'masterPort']) delete saved[k];
+  if (writer) fs.writeFileSync(path.join(out, 'config.json'), `${JSON.stringify({ command: kind, argv: process.argv.slice(2), options: saved }, null, 2)}\n`);
 
   // The run-option table maps each given flag to its Trainer.create / fit option (the schedule included).
   const run = runOptionsFrom(o);
@@ -374,6 +395,7 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
     device,
     methodOptions: methodOptionsOf(o),
     ...(run.trainer as Partial<TrainerOptions>),
+    ...(group ? { processGroup: group } : {}),
   });
 
 
@@ -407,11 +429,15 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
       },
       // summary.json is kept current after every epoch, so a run killed later still says how far it got.
       onEpochEnd: (_log, soFar) => {
-        writeSummary(out, summarize(name, kind, o, loaded.format, loaded.path, student, trainer, { ...soFar, aborted: false }, (Date.now() - started) / 1000, images / Math.max(1e-3, (Date.now() - started) / 1000)));
+        if (writer) writeSummary(out, summarize(name, kind, o, loaded.format, loaded.path, student, trainer, { ...soFar, aborted: false }, (Date.now() - started) / 1000, images / Math.max(1e-3, (Date.now() - started) / 1000)));
       },
     });
   } finally {
     for (const [signal, handler] of handlers) process.removeListener(signal, handler);
+  }
+  if (!writer) {
+    trainer.dispose();
+    return result.aborted ? STOP_SIGNALS[stoppedBy ?? 'SIGINT'] : 0;
   }
   if (!result.aborted) trainer.exportStudent(path.join(out, 'student.safetensors'), { metadata: { model: o.student, ...(o.recipe ? { recipe: o.recipe } : {}) } });
   const summary = summarize(name, kind, o, loaded.format, loaded.path, student, trainer, result, (Date.now() - started) / 1000, images / Math.max(1e-3, (Date.now() - started) / 1000));
