@@ -5,6 +5,7 @@ import type { Device } from '../dtype';
 import { setNumThreads } from '../runtime';
 import { METHODS, type Method } from '../train/trainer';
 import { checkDevice } from './device';
+import { formatDistributedBench, runDistributedBench } from './bench-distributed';
 import { UsageError, suggest, type CommandSpec, parseOrHelp, THREADS_OPTION } from './args';
 
 /** The spec of `reviewkd bench`. */
@@ -23,6 +24,7 @@ export const spec: CommandSpec = {
     { name: 'autocast', type: 'string', choices: ['bf16'], help: 'mixed precision' },
     THREADS_OPTION,
     { name: 'json', type: 'boolean', help: 'print the report as JSON' },
+    { name: 'nproc', type: 'int', min: 1, max: 64, help: 'data-parallel: step img/s at world size 1 and n on this machine (1 thread per rank) and the all-reduce time per step' },
   ],
   examples: ['reviewkd bench --pair resnet56-resnet20 --batch 64', 'reviewkd bench --device cuda --batch 128,256 --json'],
 };
@@ -41,6 +43,11 @@ export async function main(argv: string[]): Promise<number> {
   const batches = v.batch as number[] | undefined;
   if (batches?.some((b) => !Number.isInteger(b))) throw new UsageError(`option --batch must list whole numbers; got ${batches.join(',')}`);
   if (typeof v.threads === 'number') setNumThreads(v.threads);
+  if (typeof v.nproc === 'number') {
+    const rows = await runDistributedBench({ nproc: v.nproc, ...(batches ? { batch: batches[0] } : {}), ...(v.steps !== undefined ? { steps: v.steps as number } : {}) });
+    process.stdout.write(v.json ? `${JSON.stringify(rows, null, 2)}\n` : formatDistributedBench(rows));
+    return 0;
+  }
   const print = (r: BenchResult) => {
     if (!v.json) process.stdout.write(`${r.pair.padEnd(22)} batch ${String(r.batchSize).padStart(4)}  distill ${r.distillImagesPerSecond.toFixed(0).padStart(7)} img/s  student alone ${r.studentImagesPerSecond.toFixed(0).padStart(7)} img/s  teacher forward ${r.teacherForwardImagesPerSecond.toFixed(0).padStart(7)} img/s\n`);
   };
