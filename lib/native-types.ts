@@ -163,5 +163,9 @@ export interface NativeBinding extends IoBinding, ModelsBinding, ReviewBinding {
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   memoryStats(): { liveTensors: number; liveBytes: number };
+  /** glibc mallopt so freed activations are reused, not returned to the OS (native/common/cpu_memory.cc). */
+  keepFreedCpuMemory(): boolean;
+  /** malloc_trim(0): gives freed heap memory back to the OS. */
+  releaseFreedCpuMemory(): boolean;
   noop(): undefined;
 }

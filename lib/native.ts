@@ -13,7 +13,7 @@ import { bindPrebuilt } from './loader/binding-dir';
 import { type Candidate, cacheBuildDir, findCandidates, judge } from './loader/candidates';
 import { type FoundLibTorch, resolveLibTorch } from './loader/libtorch-resolution';
 import { pinnedTorchVersion } from './loader/package-info';
-import { cacheRoot, setting } from './loader/settings';
+import { cacheRoot, flagSetting, setting } from './loader/settings';
 import { type BuildRecord, readBuildRecord } from './loader/records';
 import { buildFromSource, missingBuildTools, sourceBuildAllowed } from './loader/source-build';
 import { tryInChild } from './loader/trial';
@@ -112,7 +112,10 @@ export function native(): NativeBinding {
   const override = setting('REVIEWKD_ADDON');
   const choice = override ? overrideBinary(override) : chooseBinary();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  binding = require(choice.path as string) as NativeBinding;
+  const loadedBinding = require(choice.path as string) as NativeBinding;
+  // Keep freed CPU memory for reuse between steps (native/common/cpu_memory.cc has the measurement).
+  if (flagSetting('REVIEWKD_CPU_MEMORY_REUSE', true)) loadedBinding.keepFreedCpuMemory();
+  binding = loadedBinding;
   loaded = choice;
   return binding;
 }

@@ -1,6 +1,7 @@
 // What the addon was built with and what it sees at run time: LibTorch version and variant, threads,
 // CUDA devices, live-tensor counters, and a no-op for measuring the cost of a native call.
 #include "common/compute_thread.h"
+#include "common/cpu_memory.h"
 #include "common/export.h"
 #include "tensor/tensor_wrap.h"
 
@@ -46,6 +47,8 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
     return Napi::Number::New(a.env(), static_cast<double>(torch::cuda::device_count()));
   });
   exportFunction(env, exports, "memoryStats", memoryStats);
+  exportFunction(env, exports, "keepFreedCpuMemory", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), keepFreedCpuMemory()); });
+  exportFunction(env, exports, "releaseFreedCpuMemory", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), releaseFreedCpuMemory()); });
   // A raw function (no guard, no Args) so the call-overhead benchmark measures the boundary alone.
   exports.Set("noop", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return info.Env().Undefined(); }, "noop"));
 }

@@ -559,6 +559,8 @@ export class Trainer {
       dp?.detach();
       feeder?.close();
       this.leave();
+      // The freed activations were kept for reuse during the run (native/common/cpu_memory.cc): give them back.
+      native().releaseFreedCpuMemory();
     }
   }
 
