@@ -58,7 +58,7 @@ describe('recipes: the paper set-ups', () => {
   });
 
   it('section 5.1: 240 epochs, batch 128, lr 0.1 (0.02 for shuffle/mobile), nesterov 0.9, wd 5e-4, decay after 150/180/210, warm-up 20, teacher BN batch', () => {
-    for (const r of rk.recipes.list()) {
+    for (const r of rk.recipes.list().filter((x) => x.name.startsWith('cifar100/'))) {
       assert.strictEqual(r.dataset, 'cifar100');
       assert.strictEqual(r.epochs, 240, r.name);
       assert.strictEqual(r.batchSize, 128, r.name);
@@ -137,6 +137,34 @@ describe('recipes: the paper set-ups', () => {
     const list = JSON.parse(r.stdout);
     assert.strictEqual(list.length, rk.recipes.list().length);
     const d = JSON.parse(cli(['recipes', '--kind', 'distill', '--json']).stdout);
-    assert.ok(d.every((x) => x.kind === 'distill') && d.length === 12);
+    assert.ok(d.every((x) => x.kind === 'distill') && d.length === 14);
+  });
+
+  it('sections 4.2/5.2/6.3: the ImageNet recipes (λ, mid channels, 100 epochs, batch 256, lr 0.1, no Nesterov, wd 1e-4, x0.1 from epochs 30/60/90, teacher eval, no warm-up) with the paper numbers', () => {
+    const imagenet = rk.recipes.list().filter((r) => r.dataset === 'imagenet');
+    assert.deepStrictEqual(imagenet.map((r) => r.name).sort(), [
+      'imagenet/mobilenetv1', 'imagenet/resnet18', 'imagenet/resnet34', 'imagenet/resnet34-resnet18', 'imagenet/resnet50', 'imagenet/resnet50-mobilenetv1',
+    ]);
+    for (const r of imagenet) {
+      assert.strictEqual(r.epochs, 100, r.name);
+      assert.strictEqual(r.batchSize, 256, r.name);
+      assert.strictEqual(r.lr, 0.1, r.name);
+      assert.strictEqual(r.momentum, 0.9);
+      assert.strictEqual(r.nesterov, false);
+      assert.strictEqual(r.weightDecay, 1e-4);
+      assert.strictEqual(r.lossWarmupEpochs, 0);
+      // The 'step' rule lowers the rate after finishing a milestone epoch: 29, 59, 89 lower it from 0-based epochs 30, 60, 90.
+      assert.deepStrictEqual(r.schedule, { type: 'step', milestones: [29, 59, 89], gamma: 0.1 });
+      const lr = (epoch) => rk.train.learningRate(0.1, r.schedule, 0, { epoch, step: 0, stepsPerEpoch: 10, epochs: 100 });
+      assert.ok(Math.abs(lr(29) - 0.1) < 1e-12 && Math.abs(lr(30) - 0.01) < 1e-12 && Math.abs(lr(60) - 0.001) < 1e-12 && Math.abs(lr(90) - 0.0001) < 1e-12);
+    }
+    const r18 = rk.recipes.get('imagenet/resnet34-resnet18');
+    assert.deepStrictEqual([r18.teacher, r18.student, r18.lambda, r18.midChannels, r18.teacherBN, r18.paperTop1], ['resnet34', 'resnet18', 1.0, 512, 'eval', 71.61]);
+    assert.deepStrictEqual([r18.paper.teacher, r18.paper.student, r18.paper.at, r18.paper.ofd, r18.paper.crd, r18.paper.top5.reviewkd], [73.31, 69.75, 70.69, 70.81, 71.17, 90.51]);
+    const mv1 = rk.recipes.get('imagenet/resnet50-mobilenetv1');
+    assert.deepStrictEqual([mv1.teacher, mv1.student, mv1.lambda, mv1.midChannels, mv1.paperTop1, mv1.paper.top5.reviewkd], ['resnet50', 'mobilenetv1', 8.0, 256, 72.56, 91.0]);
+    assert.strictEqual(rk.recipes.get('imagenet/resnet18').paperTop1, 69.75);
+    assert.strictEqual(rk.recipes.get('imagenet/mobilenetv1').paperTop1, 68.87);
+    assert.strictEqual(rk.recipes.get('imagenet/resnet50').paperTop1, 76.16);
   });
 });

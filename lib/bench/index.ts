@@ -153,3 +153,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     results,
   };
 }
+
+export { runPipelineBench } from './pipeline';
+export type { PipelineBenchOptions, PipelineBenchReport } from './pipeline';

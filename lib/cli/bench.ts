@@ -1,6 +1,7 @@
 // `reviewkd bench`: throughput of the distillation step, the student alone and the teacher forward, per
-// pair, on synthetic data (rk.bench.runBench).
-import { BENCH_PAIRS, runBench, type BenchResult } from '../bench';
+// pair, on synthetic data (rk.bench.runBench); with --data, the input pipeline on an image folder and the
+// step fed by it vs synthetic input (rk.bench.runPipelineBench).
+import { BENCH_PAIRS, runBench, runPipelineBench, type BenchResult } from '../bench';
 import type { Device } from '../dtype';
 import { setNumThreads } from '../runtime';
 import { METHODS, type Method } from '../train/trainer';
@@ -11,8 +12,8 @@ import { UsageError, suggest, type CommandSpec, parseOrHelp, THREADS_OPTION } fr
 /** The spec of `reviewkd bench`. */
 export const spec: CommandSpec = {
   name: 'bench',
-  summary: 'Measure images/s of the distillation step, the student alone and the teacher forward (synthetic data).',
-  usage: 'reviewkd bench [--device cpu|cuda] [--pair teacher-student[,..]] [--batch n[,..]] [--json]',
+  summary: 'Measure images/s of the distillation step, the student alone and the teacher forward (synthetic data), or of the input pipeline (--data).',
+  usage: 'reviewkd bench [--device cpu|cuda] [--pair teacher-student[,..]] [--batch n[,..]] [--json]\n       reviewkd bench --data DIR [--workers N] [--json]',
   options: [
     { name: 'device', type: 'string', arg: 'cpu|cuda|cuda:N', help: 'device (default cpu)' },
     { name: 'pair', type: 'string', arg: 'a-b[,c-d]', help: `pairs, comma-separated (default: the CIFAR ones); known: ${Object.keys(BENCH_PAIRS).join(', ')}` },
@@ -23,10 +24,14 @@ export const spec: CommandSpec = {
     { name: 'channels-last', type: 'boolean', help: 'channels-last memory format' },
     { name: 'autocast', type: 'string', choices: ['bf16'], help: 'mixed precision' },
     THREADS_OPTION,
+    { name: 'data', type: 'string', arg: 'DIR', help: 'time the input pipeline on this image folder (an ILSVRC root uses train/) and the step fed by it vs synthetic input' },
+    { name: 'workers', type: 'int', min: 1, max: 256, help: 'with --data: images decoded at once (default 8)' },
+    { name: 'images', type: 'int', min: 2, max: 10000000, help: 'with --data: at most this many images in the pipeline timing (default 2000)' },
+    { name: 'no-step', type: 'boolean', help: 'with --data: time the pipeline only' },
     { name: 'json', type: 'boolean', help: 'print the report as JSON' },
     { name: 'nproc', type: 'int', min: 1, max: 64, help: 'data-parallel: step img/s at world size 1 and n on this machine (1 thread per rank) and the all-reduce time per step' },
   ],
-  examples: ['reviewkd bench --pair resnet56-resnet20 --batch 64', 'reviewkd bench --device cuda --batch 128,256 --json'],
+  examples: ['reviewkd bench --pair resnet56-resnet20 --batch 64', 'reviewkd bench --device cuda --batch 128,256 --json', 'reviewkd bench --data imagenet --workers 8'],
 };
 
 /** Runs `reviewkd bench`; resolves to the exit code. */
@@ -43,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   const batches = v.batch as number[] | undefined;
   if (batches?.some((b) => !Number.isInteger(b))) throw new UsageError(`option --batch must list whole numbers; got ${batches.join(',')}`);
   if (typeof v.threads === 'number') setNumThreads(v.threads);
+  if (typeof v.data === 'string') return pipelineMain(v, device as Device, pairs);
   if (typeof v.nproc === 'number') {
     const rows = await runDistributedBench({ nproc: v.nproc, ...(batches ? { batch: batches[0] } : {}), ...(v.steps !== undefined ? { steps: v.steps as number } : {}) });
     process.stdout.write(v.json ? `${JSON.stringify(rows, null, 2)}\n` : formatDistributedBench(rows));
@@ -67,5 +73,32 @@ export async function main(argv: string[]): Promise<number> {
   });
   if (v.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(`(${report.libtorch} ${report.variant}, ${report.device}, ${report.threads} threads, method ${report.method})\n`);
+  return 0;
+}
+
+/** `reviewkd bench --data DIR`: the input pipeline alone, then the step fed by it vs synthetic input. */
+async function pipelineMain(v: Record<string, unknown>, device: Device, pairs: string[] | undefined): Promise<number> {
+  const started = Date.now();
+  const batches = v.batch as number[] | undefined;
+  if (pairs && pairs.length > 1) throw new UsageError('option --pair: give one pair with --data');
+  const r = await runPipelineBench({
+    data: v.data as string,
+    device,
+    ...(v.workers !== undefined ? { workers: v.workers as number } : {}),
+    ...(v.images !== undefined ? { images: v.images as number } : {}),
+    ...(v.noStep ? { pair: null } : pairs ? { pair: pairs[0] } : {}),
+    ...(batches ? { stepBatchSize: batches[0] } : {}),
+    ...(v.steps !== undefined ? { steps: v.steps as number } : {}),
+    onProgress: (what) => process.stderr.write(`bench: ${what}... ${((Date.now() - started) / 1000).toFixed(0)} s so far\n`),
+  });
+  if (v.json) {
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    return 0;
+  }
+  process.stdout.write(`input pipeline (decode + random-resized crop ${r.size} + flip, uint8): ${r.pipelineImagesPerSecond.toFixed(0)} img/s over ${r.images} images, batch ${r.batchSize}, ${r.workers} at once\n`);
+  if (r.step) {
+    const s = r.step;
+    process.stdout.write(`${s.pair} distillation step, batch ${s.batchSize}: fed by the pipeline ${s.pipelineImagesPerSecond.toFixed(1)} img/s, synthetic input ${s.syntheticImagesPerSecond.toFixed(1)} img/s (${(100 * s.ratio).toFixed(0)} %)\n`);
+  }
   return 0;
 }

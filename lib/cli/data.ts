@@ -1,15 +1,16 @@
 // Finding and loading a dataset for the CLI: `--data <folder or archive>` with the format detected, or
-// `--dataset <name>` (Fashion-MNIST is found in /usr/share/datasets/fashion-mnist by itself).
+// `--dataset <name>` (Fashion-MNIST is found in /usr/share/datasets/fashion-mnist by itself). `--dataset
+// imagenet` (set by the imagenet/* recipes) streams an ILSVRC-layout folder instead of loading it.
 import * as fs from 'fs';
 import * as path from 'path';
 
 import * as data from '../data';
-import type { ImageDataset } from '../data';
+import type { ImageDataset, ImageStream } from '../data';
 import { Rng } from '../data';
 import { UsageError } from './args';
 
 /** Dataset names the CLI understands. */
-export const DATASETS = ['cifar10', 'cifar100', 'mnist', 'fashion-mnist', 'imagefolder'] as const;
+export const DATASETS = ['cifar10', 'cifar100', 'mnist', 'fashion-mnist', 'imagefolder', 'imagenet'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
 /** What the CLI passes to {@link loadData}. */
@@ -28,8 +29,9 @@ export interface DataOptions {
 
 /** A loaded train/test pair, with what was detected. */
 export interface LoadedData {
-  train?: ImageDataset;
-  test?: ImageDataset;
+  /** In memory, or (--dataset imagenet) an image stream. */
+  train?: ImageDataset | ImageStream;
+  test?: ImageDataset | ImageStream;
   /** The detected or given format. */
   format: DatasetName;
   /** The resolved path (absolute), absent for datasets found by name. */
@@ -76,6 +78,23 @@ function subset(ds: ImageDataset, indices: number[], name: string): ImageDataset
 function limit(ds: ImageDataset | undefined, n: number | undefined): ImageDataset | undefined {
   if (!ds || n === undefined || n >= ds.count) return ds;
   return subset(ds, Array.from({ length: n }, (_, i) => i), `${ds.name}[:${n}]`);
+}
+
+/**
+ * ILSVRC layout (`train/<wnid>/*.JPEG`, `val/<wnid>/*.JPEG`; or tar shards in train/ and val/) as image
+ * streams: training with RandomResizedCrop + flip, validation with Resize + CenterCrop, at `imageSize` (224).
+ */
+async function openImagenet(dir: string, o: DataOptions, need: 'train' | 'test' | 'both'): Promise<{ train?: ImageStream; test?: ImageStream }> {
+  if (o.limit !== undefined || o.testLimit !== undefined) throw new UsageError('options --limit and --test-limit apply to data loaded into memory; for --dataset imagenet make a smaller folder');
+  const size = o.imageSize ?? 224;
+  const trainDir = isDir(path.join(dir, 'train')) ? path.join(dir, 'train') : undefined;
+  const valDir = ['val', 'validation', 'test'].map((d) => path.join(dir, d)).find(isDir);
+  if (!trainDir && !valDir) throw new UsageError(`option --data: '${dir}' has no train/ or val/ folder (the ILSVRC layout: train/<wnid>/*.JPEG, val/<wnid>/*.JPEG)`);
+  const train = need !== 'test' && trainDir ? await data.openImageStream(trainDir, { size }) : undefined;
+  const test = need !== 'train' && valDir ? await data.openImageStream(valDir, { transform: 'eval', size, ...(train?.classNames ? { classNames: train.classNames } : {}) }) : undefined;
+  if (need !== 'test' && !train) throw new UsageError(`option --data: '${dir}' has no train/ folder`);
+  if (need === 'test' && !test) throw new UsageError(`option --data: '${dir}' has no val/ folder to evaluate on`);
+  return { train, test };
 }
 
 /** Image folder with train/ and test/ (or val/) subfolders, or one folder split by `holdout`. */
@@ -125,8 +144,8 @@ export async function loadData(o: DataOptions, need: 'train' | 'test' | 'both' =
   format ??= detectFormat(where);
   const wantTrain = need !== 'test';
   const wantTest = need !== 'train';
-  let train: ImageDataset | undefined;
-  let test: ImageDataset | undefined;
+  let train: ImageDataset | ImageStream | undefined;
+  let test: ImageDataset | ImageStream | undefined;
   switch (format) {
     case 'cifar10':
       if (wantTrain) train = await data.loadCifar10(where, { split: 'train' });
@@ -144,20 +163,28 @@ export async function loadData(o: DataOptions, need: 'train' | 'test' | 'both' =
     case 'imagefolder':
       ({ train, test } = await loadImageFolders(where, o, need));
       break;
+    case 'imagenet':
+      ({ train, test } = await openImagenet(where, o, need));
+      break;
   }
-  train = limit(train, o.limit);
-  test = limit(test, o.testLimit);
+  if (format !== 'imagenet') {
+    train = limit(train as ImageDataset | undefined, o.limit);
+    test = limit(test as ImageDataset | undefined, o.testLimit);
+  }
   checkClasses(train, test, where, o);
   return { train, test, format, path: where };
 }
 
+/** What the class checks read of a dataset or stream. */
+type Labelled = Pick<ImageDataset, 'labels' | 'count' | 'classNames'>;
+
 /** The class names of a dataset, or 'class <i>' when it has none. */
-function className(ds: ImageDataset, label: number): string {
+function className(ds: Labelled, label: number): string {
   return ds.classNames?.[label] ?? `class ${label}`;
 }
 
 /** The labels that occur in a dataset, ascending. */
-function labelsPresent(ds: ImageDataset): number[] {
+function labelsPresent(ds: Labelled): number[] {
   const seen = new Set<number>();
   for (let i = 0; i < ds.count; i++) seen.add(ds.labels[i]);
   return [...seen].sort((a, b) => a - b);
@@ -169,8 +196,8 @@ function labelsPresent(ds: ImageDataset): number[] {
  * seen in training counts against the model however well it learnt. Both are usage errors naming --data
  * (or --limit, when the limit is what removed the classes).
  */
-function checkClasses(train: ImageDataset | undefined, test: ImageDataset | undefined, where: string, o: DataOptions): void {
-  const cut = (ds: ImageDataset, n: number | undefined, flag: string) => (n !== undefined && ds.count === n ? `; ${flag} ${n} keeps only the first ${n} images` : '');
+function checkClasses(train: Labelled | undefined, test: Labelled | undefined, where: string, o: DataOptions): void {
+  const cut = (ds: Labelled, n: number | undefined, flag: string) => (n !== undefined && ds.count === n ? `; ${flag} ${n} keeps only the first ${n} images` : '');
   if (train) {
     const present = labelsPresent(train);
     if (present.length < 2) {

@@ -1,10 +1,10 @@
-// rk.recipes: the paper's CIFAR-100 set-ups as named recipes (the ReviewKD paper,
-// Chen et al., CVPR 2021, and the authors' CIFAR-100 scripts), each with the published numbers it should reproduce. λ comes from the training engine's table
+// rk.recipes: the paper's CIFAR-100 and ImageNet set-ups as named recipes (the ReviewKD paper,
+// Chen et al., CVPR 2021, and the authors' CIFAR-100 scripts and ImageNet code), each with the published numbers it should reproduce. λ comes from the training engine's table
 // (lib/train/recipes.ts, REVIEWKD_LAMBDA) wherever the reference publishes one, so the two never drift.
 import type { Method } from '../train/trainer';
 import { REVIEWKD_LAMBDA, defaultLr } from '../train/recipes';
 
-/** Published CIFAR-100 top-1 (%) for a teacher → student column of the paper's tables. */
+/** Published top-1 (%) for a teacher → student column of the paper's tables (CIFAR-100 or ImageNet). */
 export interface PaperNumbers {
   teacher: number;
   student: number;
@@ -19,14 +19,17 @@ export interface PaperNumbers {
   source: string;
   /** Later methods' published numbers for the same pair, by method name ('dkd', 'kd+ls', 'dkd+ls'). */
   peers?: { numbers: Record<string, number>; source: string };
+  /** ImageNet: the same column's top-5 (%), by row name. */
+  top5?: Record<string, number>;
 }
 
 /** A named training set-up: everything `reviewkd train|distill --recipe NAME` fills in. */
 export interface Recipe {
-  /** 'cifar100/<teacher>-<student>' for distillation, 'cifar100/<model>' for a baseline (teacher) run. */
+  /** '<dataset>/<teacher>-<student>' for distillation, '<dataset>/<model>' for a baseline (teacher) run; dataset 'cifar100' or 'imagenet'. */
   name: string;
   kind: 'train' | 'distill';
-  dataset: 'cifar100';
+  /** 'cifar100' (in memory) or 'imagenet' (an image stream: the ILSVRC folder or tar shards, decoded batch by batch). */
+  dataset: 'cifar100' | 'imagenet';
   /** Zoo name of the model trained (the student; for 'train' recipes the model itself). */
   student: string;
   teacher?: string;
@@ -37,12 +40,17 @@ export interface Recipe {
   momentum: number;
   nesterov: boolean;
   weightDecay: number;
-  /** The reference CIFAR rule: ×gamma after finishing each milestone epoch (one epoch later than MultiStepLR). */
+  /**
+   * ×gamma after finishing each milestone epoch (0-based; the CIFAR reference's rule, one epoch later than
+   * MultiStepLR): the ImageNet recipes list 29, 59, 89, so epochs 30, 60 and 90 (0-based) start at the lower rate, as the reference.
+   */
   schedule: { type: 'step'; milestones: number[]; gamma: number };
   /** Feature-loss warm-up min(1, epoch/20). */
   lossWarmupEpochs: number;
   /** λ of the review loss (distill recipes). */
   lambda?: number;
+  /** Channels of the review head's fused maps when the reference fixes them (ImageNet: 512 for ResNet18, 256 for MobileNetV1). */
+  midChannels?: number;
   /** 'paper': from the reference script (REVIEWKD_LAMBDA); 'chosen': no published value, see `note`. */
   lambdaSource?: 'paper' | 'chosen';
   /**
@@ -141,11 +149,78 @@ function baselineRecipes(): Recipe[] {
   }));
 }
 
-const RECIPES: readonly Recipe[] = Object.freeze([...PAIRS.map(distillRecipe), ...baselineRecipes()].map((r) => Object.freeze(r)));
+/**
+ * The ImageNet recipe of the authors' ImageNet code: 100 epochs, global batch 256, lr 0.1 × batch/256,
+ * SGD momentum 0.9 without Nesterov, weight decay 1e-4, ×0.1 at epochs 30/60/90, teacher in eval mode
+ * (torchvision's weights), no feature-loss warm-up; RandomResizedCrop(224) + flip, val Resize(256) + CenterCrop(224).
+ */
+const IMAGENET_BASE = Object.freeze({
+  dataset: 'imagenet' as const,
+  epochs: 100,
+  batchSize: 256,
+  lr: 0.1,
+  momentum: 0.9,
+  nesterov: false,
+  weightDecay: 1e-4,
+  lossWarmupEpochs: 0,
+});
+const imagenetSchedule = () => ({ type: 'step' as const, milestones: [29, 59, 89], gamma: 0.1 });
+
+const S63 = "Chen et al., CVPR 2021, ImageNet results (top-1 from the authors' README; the full rows as quoted by Sun et al., CVPR 2024, Table 3)";
+const TEACHER_WEIGHTS = "the teacher is torchvision's pretrained model (resnet34-333f7ec4 / resnet50-19c8e357), loaded from safetensors";
+
+/** [teacher, student, λ, mid channels, paper numbers] of the paper's ImageNet table. */
+const IMAGENET_PAIRS: [string, string, number, number, PaperNumbers][] = [
+  ['resnet34', 'resnet18', 1.0, 512, {
+    teacher: 73.31, student: 69.75, at: 70.69, ofd: 70.81, crd: 71.17, reviewkd: 71.61, source: S63,
+    top5: { teacher: 91.42, student: 89.07, at: 90.01, ofd: 89.98, crd: 90.13, reviewkd: 90.51 },
+  }],
+  ['resnet50', 'mobilenetv1', 8.0, 256, {
+    teacher: 76.16, student: 68.87, at: 69.56, ofd: 71.25, crd: 71.37, reviewkd: 72.56, source: S63,
+    top5: { teacher: 92.86, student: 88.76, at: 89.33, ofd: 90.34, crd: 90.41, reviewkd: 91.0 },
+  }],
+];
+
+function imagenetRecipes(): Recipe[] {
+  const distill = IMAGENET_PAIRS.map(([teacher, student, lambda, midChannels, paper]): Recipe => ({
+    name: `imagenet/${teacher}-${student}`,
+    kind: 'distill',
+    ...IMAGENET_BASE,
+    student,
+    teacher,
+    method: 'reviewkd',
+    schedule: imagenetSchedule(),
+    lambda,
+    lambdaSource: 'paper',
+    midChannels,
+    teacherBN: 'eval',
+    paper,
+    paperTop1: paper.reviewkd,
+    note: TEACHER_WEIGHTS,
+  }));
+  const baselines = new Map<string, number>();
+  for (const [teacher, student, , , paper] of IMAGENET_PAIRS) {
+    baselines.set(teacher, paper.teacher);
+    baselines.set(student, paper.student);
+  }
+  const train = [...baselines].map(([model, top1]): Recipe => ({
+    name: `imagenet/${model}`,
+    kind: 'train',
+    ...IMAGENET_BASE,
+    student: model,
+    method: 'vanilla',
+    schedule: imagenetSchedule(),
+    paperTop1: top1,
+  }));
+  return [...distill, ...train];
+}
+
+const RECIPES: readonly Recipe[] = Object.freeze([...PAIRS.map(distillRecipe), ...baselineRecipes(), ...imagenetRecipes()].map((r) => Object.freeze(r)));
 
 /**
- * Every recipe: the distillation pairs of the paper's CIFAR-100 tables ('cifar100/<teacher>-<student>', method
- * reviewkd) and the baseline runs that make their teachers ('cifar100/<model>', method vanilla).
+ * Every recipe: the distillation pairs of the paper's CIFAR-100 and ImageNet tables ('cifar100/<teacher>-<student>',
+ * 'imagenet/resnet34-resnet18', 'imagenet/resnet50-mobilenetv1'; method reviewkd) and the baseline runs of their
+ * models ('cifar100/<model>', 'imagenet/<model>'; method vanilla).
  * @example rk.recipes.list().filter((r) => r.kind === 'distill').map((r) => r.name)
  */
 export function list(): Recipe[] {
@@ -160,7 +235,11 @@ export function get(name: string): Recipe {
   if (typeof name !== 'string') throw new TypeError(`recipes.get: argument 'name' must be a recipe name; got ${typeof name}`);
   const r = RECIPES.find((x) => x.name === name || x.name === `cifar100/${name}`);
   if (!r) throw new RangeError(`recipes.get: unknown recipe '${name}'; known: ${RECIPES.map((x) => x.name).join(', ')}`);
-  return { ...r, schedule: { ...r.schedule, milestones: [...r.schedule.milestones] }, ...(r.paper ? { paper: { ...r.paper, ...(r.paper.peers ? { peers: { ...r.paper.peers, numbers: { ...r.paper.peers.numbers } } } : {}) } } : {}) };
+  return {
+    ...r,
+    schedule: { ...r.schedule, milestones: [...r.schedule.milestones] },
+    ...(r.paper ? { paper: { ...r.paper, ...(r.paper.peers ? { peers: { ...r.paper.peers, numbers: { ...r.paper.peers.numbers } } } : {}), ...(r.paper.top5 ? { top5: { ...r.paper.top5 } } : {}) } } : {}),
+  };
 }
 
 /**

@@ -17,6 +17,9 @@ export const REVIEWKD_LAMBDA: Readonly<Record<string, number>> = Object.freeze({
   'shufflenetv2<-resnet32x4': 8.0,
   'resnet20<-resnet56': 0.6,
   'resnet32<-resnet110': 1.0,
+  // ImageNet (the reference's ImageNet README commands).
+  'resnet18<-resnet34': 1.0,
+  'mobilenetv1<-resnet50': 8.0,
 });
 
 /** The reference lowers the learning rate to 0.02 for ShuffleNet and MobileNet students. */

@@ -281,7 +281,7 @@ export class Trainer {
     }
     const streamed = isImageStream(options.train);
     if (options.processGroup !== undefined) DataParallel.check(options.processGroup, streamed);
-    if (streamed && options.augment) fail("option 'augment' applies to in-memory data; an image stream crops and flips at decode (openImageStream's transform, scale, ratio and flip options)");
+    if (streamed && typeof options.augment === 'object') fail("option 'augment' applies to in-memory data; an image stream crops and flips at decode (openImageStream's transform, scale, ratio and flip options)");
     const train = streamed ? (options.train as ImageStream) : checkDataset(options.train as ImageDataset, 'Trainer.create (train)');
     const test = options.test ? (isImageStream(options.test) ? options.test : checkDataset(options.test, 'Trainer.create (test)')) : undefined;
     if (train.count < 2) fail(`the training set has ${train.count} image(s); BatchNorm needs batches of at least 2`);
