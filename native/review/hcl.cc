@@ -6,16 +6,30 @@ namespace rk {
 
 namespace F = torch::nn::functional;
 
+// The paper's pyramid: the MSE of the full maps plus the MSE of their average pools at each level (weights
+// 1, 1/2, 1/4, ..., normalised by their sum). Average pooling is linear, so pool(fs) - pool(ft) equals
+// pool(fs - ft): every level pools the one difference map, and a level whose bins nest in the previous
+// level's (sizes divisible, e.g. 32x32 -> 4x4 -> 2x2 -> 1x1) pools that small map instead of the full one.
+// Forward and backward then read the full-resolution maps about half as often as pooling fs and ft at every
+// level did; the value is the same up to float rounding.
 torch::Tensor hclPair(const torch::Tensor& fs, const torch::Tensor& ft, const std::vector<int64_t>& levels) {
-  torch::Tensor loss = F::mse_loss(fs, ft);
+  const torch::Tensor diff = fs - ft;
+  torch::Tensor loss = diff.square().mean();
   const int64_t h = fs.size(2);  // the reference tests the height only
   double weight = 1.0, total = 1.0;
+  // `coarsest` holds exact block means of the full map while `exact` (no overlapping adaptive bins so far).
+  torch::Tensor coarsest = diff;
+  bool exact = true;
   for (int64_t l : levels) {
     if (l >= h) continue;
     weight /= 2.0;
-    const auto pool = F::AdaptiveAvgPool2dFuncOptions({l, l});
-    loss = loss + weight * F::mse_loss(F::adaptive_avg_pool2d(fs, pool), F::adaptive_avg_pool2d(ft, pool));
+    const bool nests = exact && coarsest.size(2) % l == 0 && coarsest.size(3) % l == 0;
+    const torch::Tensor& source = nests ? coarsest : diff;
+    const torch::Tensor pooled = F::adaptive_avg_pool2d(source, F::AdaptiveAvgPool2dFuncOptions({l, l}));
+    loss = loss + weight * pooled.square().mean();
     total += weight;
+    exact = source.size(2) % l == 0 && source.size(3) % l == 0;
+    coarsest = pooled;
   }
   return loss / total;
 }
