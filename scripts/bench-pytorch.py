@@ -67,6 +67,45 @@ class CifarResNet(nn.Module):
         return self.fc(pooled.flatten(1)), feats + [pooled]
 
 
+class PreActBlock(nn.Module):
+    """WRN's pre-activation block: BN-ReLU-conv, BN-ReLU-conv, plus a 1x1 conv shortcut when the shape changes."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(cout), nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.short = None if cin == cout else nn.Conv2d(cin, cout, 1, stride, bias=False)
+
+    def forward(self, x):
+        a = F.relu(self.bn1(x))
+        out = self.conv2(F.relu(self.bn2(self.conv1(a))))
+        return out + (x if self.short is None else self.short(a))
+
+
+class WideResNet(nn.Module):
+    """WRN-depth-width; stage features are the raw group outputs, or (preact) the next BatchNorm applied to them."""
+
+    def __init__(self, depth, width, classes=100):
+        super().__init__()
+        n, widths = (depth - 4) // 6, [16, 16 * width, 32 * width, 64 * width]
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        groups, cin = [], 16
+        for i, cout in enumerate(widths[1:]):
+            groups.append(nn.Sequential(*[PreActBlock(cin if b == 0 else cout, cout, 2 if i > 0 and b == 0 else 1) for b in range(n)]))
+            cin = cout
+        self.groups, self.bn, self.fc = nn.ModuleList(groups), nn.BatchNorm2d(cin), nn.Linear(cin, classes)
+
+    def forward(self, x, preact=False):
+        x, feats = self.conv1(x), []
+        for i, group in enumerate(self.groups):
+            x = group(x)
+            nxt = self.groups[i + 1][0].bn1 if i + 1 < len(self.groups) else self.bn
+            feats.append(nxt(x) if preact else x)
+        x = F.relu(self.bn(x))
+        pooled = F.adaptive_avg_pool2d(x, 1)
+        return self.fc(pooled.flatten(1)), feats + [pooled]
+
+
 class ABF(nn.Module):
     def __init__(self, cin, mid, cout, fuse):
         super().__init__()
@@ -102,12 +141,22 @@ def hcl(students, teachers):
 PAIRS = {
     'resnet56-resnet20': ((56, [16, 16, 32, 64]), (20, [16, 16, 32, 64])),
     'resnet32x4-resnet8x4': ((32, [32, 64, 128, 256]), (8, [32, 64, 128, 256])),
+    'wrn-40-2-wrn-16-2': (('wrn', 40, 2), ('wrn', 16, 2)),
 }
 
 
+def build(spec):
+    """(model, stage channels [stem, s1, s2, s3]) for a PAIRS entry."""
+    if spec[0] == 'wrn':
+        _, depth, width = spec
+        return WideResNet(depth, width), [16, 16 * width, 32 * width, 64 * width]
+    depth, filters = spec
+    return CifarResNet(depth, filters), filters
+
+
 def make_step(pair, batch, fast):
-    (td, tf), (sd, sf) = PAIRS[pair]
-    teacher, student = CifarResNet(td, tf).eval(), CifarResNet(sd, sf)
+    (teacher, tf), (student, sf) = (build(spec) for spec in PAIRS[pair])
+    teacher = teacher.eval()
     chans, sizes = sf[1:] + [sf[-1]], [32, 16, 8, 1]
     mid = min(512, chans[-1])
     abfs = nn.ModuleList([ABF(c, mid, tc, i < 3) for i, (c, tc) in enumerate(zip(chans, tf[1:] + [tf[-1]]))])
