@@ -61,9 +61,9 @@ describe('data-parallel CLI (Fashion-MNIST, 2 ranks)', function () {
     assert.strictEqual(config.options.nproc, undefined, 'the launcher flags are not part of the saved run options');
   });
 
-  it('Ctrl-C stops every rank after a checkpoint (exit 130) and --resume --nproc 2 finishes the run', async () => {
+  it('Ctrl-C stops every rank after a checkpoint (exit 130); --resume --nproc 2 continues, and so does one process, saying what changes', async () => {
     const out = path.join(dir, 'interrupted');
-    const launcher = cliAsync(['train', '--model', 'resnet8', ...small, '--epochs', '3', '--nproc', '2', '--out', out]);
+    const launcher = cliAsync(['train', '--model', 'resnet8', ...small, '--epochs', '2', '--nproc', '2', '--out', out]);
     const seen = collect(launcher);
     // Stop once the first epoch is logged (rank 0's log.jsonl).
     await new Promise((resolve) => {
@@ -78,8 +78,13 @@ describe('data-parallel CLI (Fashion-MNIST, 2 ranks)', function () {
     const { code } = await exitOf(launcher);
     assert.strictEqual(code, 130, seen.stderr);
     assert.ok(fs.readdirSync(out).some((f) => /^(interrupted|epoch)-.*\.json$/.test(f)), 'a checkpoint was written');
-    const r = cli(['train', '--resume', '--nproc', '2', '--out', out]);
+    let r = cli(['train', '--resume', '--nproc', '2', '--epochs', '2', '--out', out]);
     assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resumed on the same world size \(2\); ranks > 0 restart their augmentation streams/);
+    // The same run continued by one process: it says what changes.
+    r = cli(['train', '--resume', '--threads', '1', '--epochs', '3', '--out', out]);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /the checkpoint was written by a job of world size 2, this job has 1: training continues at the same sample/);
     const epochs = epochsOf(out);
     assert.deepStrictEqual(epochs.map((e) => e.epoch), [1, 2, 3]);
   });

@@ -127,8 +127,7 @@ export async function launchRanks(command: string, argv: string[], o: Record<str
 }
 
 /** This rank's process group when the process was launched (torchrun, srun, --nproc), else undefined. */
-export async function groupFromLauncher(device: string): Promise<ProcessGroup | undefined> {
-  const env = launcherEnv();
-  if (!env) return undefined;
-  return init({ device });
+export async function groupFromLauncher(device: string, timeoutSeconds?: number): Promise<ProcessGroup | undefined> {
+  if (!launcherEnv()) return undefined;
+  return init({ device, ...(timeoutSeconds !== undefined ? { timeoutMs: Math.round(timeoutSeconds * 1000) } : {}) });
 }

@@ -326,7 +326,7 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
   if (o.nproc !== undefined) return launchRanks(kind, process.argv.slice(3), o);
   if (typeof o.threads === 'number') setNumThreads(o.threads);
   // Started by a launcher (--nproc, torchrun, srun): join the job; only rank 0 writes the run folder.
-  const group = await groupFromLauncher((o.device as string | undefined) ?? 'cpu');
+  const group = await groupFromLauncher((o.device as string | undefined) ?? 'cpu', o.distTimeout as number | undefined);
   try {
     return await trainRank(kind, parsed, o, group);
   } catch (err) {

@@ -32,6 +32,21 @@ export function perRankSeed(seed: number, group: ProcessGroup | undefined): numb
   return group ? seed + group.rank * 1_000_003 : seed;
 }
 
+/** What a resumed run should know when it is or was data-parallel (undefined for plain runs). */
+export function resumeNote(savedWorldSize: unknown, worldSize: number): string | undefined {
+  const saved = typeof savedWorldSize === 'number' ? savedWorldSize : 1;
+  if (saved === worldSize) {
+    return worldSize > 1
+      ? `resumed on the same world size (${worldSize}); ranks > 0 restart their augmentation streams from their seeds (only rank 0's is checkpointed), so the run is not bit-identical to an uninterrupted one`
+      : undefined;
+  }
+  return (
+    `the checkpoint was written by a job of world size ${saved}, this job has ${worldSize}: training continues at the same sample of the epoch order ` +
+    '(batchSize is the global batch, unchanged) with the same weights and optimizer state; BatchNorm now sees batches of ' +
+    `batchSize / ${worldSize} per rank and the augmentation streams restart from their seeds, so the run differs from an uninterrupted one`
+  );
+}
+
 export class DataParallel {
   constructor(readonly group: ProcessGroup, private readonly parts: ParallelParts) {}
 

@@ -12,7 +12,7 @@ import { keep } from '../scope';
 import { Tensor, tensor, zeros, noGrad } from '../tensor';
 import type { NativeDistiller, NativeStepStats } from './binding';
 import { methodNames, resolveMethod, validateMethod, MethodError, type MethodOptions, type ResolvedMethod } from './methods';
-import { removeOrphans, saveCheckpoint } from './checkpoint';
+import { listCheckpoints, removeOrphans, saveCheckpoint } from './checkpoint';
 import { CheckpointPolicy } from './checkpoint-policy';
 import { runFitLoop, type FitHost, type LoopConfig } from './fit-loop';
 export { NumericalFaultError } from './fit-loop';
@@ -25,7 +25,7 @@ import { resolveLossWarmup, type RampedTerm, type Schedule } from './schedule';
 import { preprocessingMetadata, preprocessingOf, type Preprocessing } from './preprocessing';
 import { StreamFeeder, batchTensors, evaluateStream } from './stream-feed';
 import type { ProcessGroup } from '../distributed';
-import { DataParallel, perRankSeed, type ParallelParts } from './data-parallel';
+import { DataParallel, perRankSeed, resumeNote, type ParallelParts } from './data-parallel';
 
 /**
  * The training objective: 'vanilla' is cross-entropy alone (also how teachers are trained); otherwise a
@@ -503,6 +503,8 @@ export class Trainer {
       if (point) {
         start = point.state;
         resumedFrom = { epoch: start.epoch, position: start.position };
+        const note = resumeNote(listCheckpoints(writeDir).find((c) => c.name === point.name)?.meta.worldSize, this.options.processGroup?.worldSize ?? 1);
+        if (note) logger.message(note);
       }
     }
 
@@ -587,7 +589,7 @@ export class Trainer {
   private checkpoint(runDir: string, name: string, state: RunState): void {
     const tensors = this.stateTensors();
     try {
-      saveCheckpoint(runDir, name, tensors, { ...state, method: this.method, student: this.options.student.name, teacher: this.options.teacher?.name ?? null });
+      saveCheckpoint(runDir, name, tensors, { ...state, method: this.method, student: this.options.student.name, teacher: this.options.teacher?.name ?? null, worldSize: this.options.processGroup?.worldSize ?? 1 });
     } finally {
       // Only the handles made for the momentum buffers and the RNG state are ours to free.
       for (const [k, t] of Object.entries(tensors)) if (k.startsWith('optimizer.') || k === 'rng.augment') t.dispose();
