@@ -6,7 +6,9 @@ A timing model written from the ReviewKD paper and docs/models.md (not the refer
 head (mid channels = min(512, C of the pooled student feature)), HCL with levels 4, 2, 1, cross-entropy,
 SGD with Nesterov momentum and weight decay. Synthetic data, no augmentation, no data loading.
 Needs a python3 with torch (e.g. the pinned CPU wheel in a venv):
-    python3 scripts/bench-pytorch.py [--batch 64] [--threads 2] [--pairs resnet56-resnet20,resnet32x4-resnet8x4]
+    python3 scripts/bench-pytorch.py [--batch 64,128] [--threads 2] [--pairs resnet56-resnet20,wrn-40-2-wrn-16-2]
+                                     [--modes fp32,fast] [--thread main|second|both] [--steps 6] [--repeats 3] [--json]
+(`npm run bench -- --pytorch python3` runs it in the same run as ours and prints both side by side.)
 Prints img/s of the distillation step, the student step alone and the teacher forward alone, in fp32 and
 with channels-last + bf16 autocast, run on the main thread and on a second thread (as the addon runs it).
 
@@ -309,7 +311,10 @@ def bench_pipeline(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--batch', type=int, default=64)
+    ap.add_argument('--batch', default='64', help='batch size(s), comma-separated (the --data pipeline takes one)')
+    ap.add_argument('--modes', default='fp32,fast', help="fp32 and/or fast (the careful user: channels-last + bf16 autocast, teacher eval + no_grad)")
+    ap.add_argument('--steps', type=int, default=6)
+    ap.add_argument('--repeats', type=int, default=3)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--pairs', default=','.join(PAIRS))
     ap.add_argument('--thread', choices=['main', 'second', 'both'], default='both')
@@ -320,18 +325,29 @@ def main():
     args = ap.parse_args()
     if args.data:
         torch.set_num_threads(1)
+        args.batch = int(str(args.batch).split(',')[0])
         return bench_pipeline(args)
     torch.set_num_threads(args.threads)
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}')
-    print('mode  pair                      thread  distill img/s  student img/s  teacher fwd img/s')
+    batches = [int(b) for b in str(args.batch).split(',')]
     places = {'main': [False], 'second': [True], 'both': [False, True]}[args.thread]
-    for fast in (False, True):
+    modes = args.modes.split(',')
+    results = []
+    if not args.json:
+        print(f'torch {torch.__version__}, {torch.get_num_threads()} threads')
+        print('mode  pair                      batch  thread  distill img/s  student img/s  teacher fwd img/s')
+    for mode in modes:
         for pair in args.pairs.split(','):
-            fns = make_step(pair, args.batch, fast)
-            for on_thread in places:
-                r = [rate(fns[k], args.batch, on_thread=on_thread) for k in ('distill', 'student', 'teacher fwd')]
-                print(f"{'fast' if fast else 'fp32':5} {pair:25} {'second' if on_thread else 'main':6}  {r[0]:13.0f}  {r[1]:13.0f}  {r[2]:17.0f}")
-
+            for batch in batches:
+                fns = make_step(pair, batch, mode == 'fast')
+                for on_thread in places:
+                    r = [rate(fns[k], batch, steps=args.steps, repeats=args.repeats, on_thread=on_thread) for k in ('distill', 'student', 'teacher fwd')]
+                    thread = 'second' if on_thread else 'main'
+                    results.append({'mode': mode, 'pair': pair, 'batch': batch, 'thread': thread, 'distillImagesPerSecond': r[0],
+                                    'studentImagesPerSecond': r[1], 'teacherForwardImagesPerSecond': r[2]})
+                    if not args.json:
+                        print(f"{mode:5} {pair:25} {batch:5}  {thread:6}  {r[0]:13.0f}  {r[1]:13.0f}  {r[2]:17.0f}", flush=True)
+    if args.json:
+        print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'results': results}))
 
 if __name__ == '__main__':
     main()
