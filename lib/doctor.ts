@@ -17,12 +17,13 @@ export interface DoctorReport {
   /** Every binary considered, with the reason it fits or not. */
   binaries: Array<{ kind: string; variant?: string; path?: string; fits: boolean; reason: string }>;
   /** The binary loaded, and which of the kinds above it was. */
-  loaded?: { kind: string; path: string };
+  loaded?: { kind: string; path: string; variant?: 'cpu' | 'cuda'; libtorch?: string };
   /** What a source build would lack (empty: a source build is possible). */
   missingBuildTools: string[];
   sourceBuildAllowed: boolean;
   threads?: { intraOp: number; interOp: number };
-  cuda?: { available: boolean; devices: number; note: string };
+  /** `reason`: why CUDA cannot be used (absent when it can). */
+  cuda?: { available: boolean; devices: number; note: string; reason?: string };
   /** Every environment setting the loader reads (lib/loader/settings.ts), with its value (undefined: unset). */
   environment: Record<string, string | undefined>;
   cache?: string;
@@ -30,9 +31,9 @@ export interface DoctorReport {
   error?: string;
 }
 
-function cudaNote(variant: string, available: boolean, devices: number): string {
-  if (variant === 'cpu') return 'this LibTorch is the CPU build: CUDA needs a CUDA LibTorch (docs/install.md, "CUDA")';
-  if (!available || devices === 0) return 'CUDA LibTorch, but no CUDA device is visible (driver missing, CUDA_VISIBLE_DEVICES, or a container without GPUs)';
+function cudaNote(variant: string, available: boolean, devices: number, reason: string): string {
+  if (variant === 'cpu') return `not available: ${reason || 'this LibTorch is the CPU build'}; CUDA needs a CUDA LibTorch (docs/install.md, "CUDA")`;
+  if (!available || devices === 0) return `not available: ${reason || 'no CUDA device is visible'} (training runs on the CPU)`;
   return `${devices} CUDA device(s) visible`;
 }
 
@@ -59,9 +60,10 @@ export function doctor(): DoctorReport {
     const info = native().buildInfo();
     const loaded = loadedBinary();
     describePlan(report, loaded.plan ?? planLoad());
-    report.loaded = { kind: loaded.kind ?? 'unknown', path: loaded.path ?? 'unknown' };
+    report.loaded = { kind: loaded.kind ?? 'unknown', path: loaded.path ?? 'unknown', variant: info.variant as 'cpu' | 'cuda', libtorch: info.libtorchVersion };
     report.threads = { intraOp: info.numThreads, interOp: info.numInteropThreads };
-    report.cuda = { available: info.cudaAvailable, devices: info.cudaDeviceCount, note: cudaNote(info.variant, info.cudaAvailable, info.cudaDeviceCount) };
+    const reason = info.cudaUnavailableReason;
+    report.cuda = { available: info.cudaAvailable, devices: info.cudaDeviceCount, note: cudaNote(info.variant, info.cudaAvailable, info.cudaDeviceCount, reason), ...(reason ? { reason } : {}) };
     report.ok = true;
   } catch (err) {
     report.error = (err as Error).message;
@@ -101,7 +103,7 @@ export function formatDoctorReport(r: DoctorReport): string {
     }
     lines.push('    (* loaded, + fits, - does not fit)', '');
   }
-  if (r.loaded) lines.push(`Loaded     ${r.loaded.kind}: ${r.loaded.path}`);
+  if (r.loaded) lines.push(`Loaded     ${r.loaded.kind}${r.loaded.variant ? ` (${r.loaded.variant} variant, LibTorch ${r.loaded.libtorch})` : ''}: ${r.loaded.path}`);
   if (r.threads) lines.push(`Threads    ${r.threads.intraOp} intra-op, ${r.threads.interOp} inter-op`);
   if (r.cuda) lines.push(`CUDA       ${r.cuda.note}`);
   lines.push(`Build      ${r.missingBuildTools.length ? `a source build would need: ${r.missingBuildTools.join(', ')}` : 'a source build is possible (cmake, C++ compiler, cmake-js found)'}${r.sourceBuildAllowed ? '' : '; disabled by REVIEWKD_BUILD_FROM_SOURCE=0'}`);

@@ -154,6 +154,8 @@ export interface NativeBinding extends IoBinding, ModelsBinding, ReviewBinding {
     torchVersionMinor: number;
     cudaAvailable: boolean;
     cudaDeviceCount: number;
+    /** Empty when a CUDA device is usable; else why not (CPU build, no driver, no device). */
+    cudaUnavailableReason: string;
     numThreads: number;
     numInteropThreads: number;
     parallelInfo: string;

@@ -19,7 +19,8 @@ export interface RuntimeInfo {
   /** Intra-op threads LibTorch uses. */
   threads: number;
   interopThreads: number;
-  cuda: { available: boolean; deviceCount: number };
+  /** `unavailableReason`: why CUDA cannot be used (the CPU build, no NVIDIA driver, no device); absent when it can. */
+  cuda: { available: boolean; deviceCount: number; unavailableReason?: string };
 }
 
 /** Reports the LibTorch version, CPU/CUDA variant, path and thread counts. */
@@ -34,7 +35,7 @@ export function info(): RuntimeInfo {
     binary,
     threads: b.numThreads,
     interopThreads: b.numInteropThreads,
-    cuda: { available: b.cudaAvailable, deviceCount: b.cudaDeviceCount },
+    cuda: { available: b.cudaAvailable, deviceCount: b.cudaDeviceCount, ...(b.cudaUnavailableReason ? { unavailableReason: b.cudaUnavailableReason } : {}) },
   };
 }
 
@@ -61,6 +62,10 @@ export const cuda = {
   /** The number of visible CUDA devices. */
   deviceCount(): number {
     return native().cudaDeviceCount();
+  },
+  /** Why CUDA cannot be used here (the CPU build, no NVIDIA driver, no device), or undefined when it can. */
+  unavailableReason(): string | undefined {
+    return native().buildInfo().cudaUnavailableReason || undefined;
   },
 };
 

@@ -1,6 +1,7 @@
 // What the addon was built with and what it sees at run time: LibTorch version and variant, threads,
 // CUDA devices, live-tensor counters, and a no-op for measuring the cost of a native call.
 #include "common/compute_thread.h"
+#include "common/cuda_status.h"
 #include "common/cpu_memory.h"
 #include "common/export.h"
 #include "tensor/tensor_wrap.h"
@@ -17,6 +18,7 @@ Napi::Value buildInfo(const Args& a) {
   o.Set("torchVersionMinor", TORCH_VERSION_MINOR);
   o.Set("cudaAvailable", torch::cuda::is_available());
   o.Set("cudaDeviceCount", static_cast<double>(torch::cuda::device_count()));
+  o.Set("cudaUnavailableReason", cudaUnavailableReason());
   o.Set("numThreads", computeThreads());
   o.Set("numInteropThreads", static_cast<double>(at::get_num_interop_threads()));
   o.Set("parallelInfo", at::get_parallel_info());

@@ -58,9 +58,18 @@ describe('loader: which binary fits which LibTorch', () => {
   });
 
   it('refuses the other variant (a CUDA binary with a CPU LibTorch and back)', () => {
-    const c = judge('prebuilt', binaryWithRecord({ prebuilt: true, libtorch: { version: '2.13.0+cpu', variant: 'cuda' } }), torch());
+    const c = judge('prebuilt', binaryWithRecord({ prebuilt: true, libtorch: { version: '2.14.1+cu130', variant: 'cuda' } }), torch());
     assert.strictEqual(c.fits, false);
-    assert.match(c.reason, /built for cuda LibTorch; the LibTorch found is cpu/);
+    assert.match(c.reason, /built for cuda LibTorch 2\.14\.1\+cu130; the LibTorch found is cpu 2\.13\.0\+cpu/);
+    const back = judge('prebuilt', binaryWithRecord({ prebuilt: true, libtorch: { version: '2.13.0+cpu', variant: 'cpu' } }), torch({ version: '2.14.1+cu130', variant: 'cuda' }));
+    assert.strictEqual(back.fits, false);
+    assert.match(back.reason, /built for cpu LibTorch 2\.13\.0\+cpu; the LibTorch found is cuda 2\.14\.1\+cu130/);
+  });
+
+  it('refuses a CUDA binary for another CUDA LibTorch version, naming both', () => {
+    const c = judge('prebuilt', binaryWithRecord({ prebuilt: true, libtorch: { version: '2.14.1+cu130', variant: 'cuda' } }), torch({ version: '2.14.0+cu130', variant: 'cuda' }));
+    assert.strictEqual(c.fits, false);
+    assert.match(c.reason, /built against LibTorch 2\.14\.1\+cu130; the LibTorch found is 2\.14\.0\+cu130/);
   });
 
   it('refuses a source build linked to another LibTorch folder, but a prebuilt binary is relocatable', () => {

@@ -16,8 +16,19 @@ export function checkDevice(d: string, flag = 'option --device'): Device {
       throw new UsageError(`${flag} ${d}: this LibTorch build (${rt.libtorch.version}) is CPU-only; use --device cpu, or install a CUDA build ('reviewkd doctor' says what was found)`);
     }
     if (!rt.cuda.available || index >= rt.cuda.deviceCount) {
-      throw new UsageError(`${flag} ${d}: ${rt.cuda.deviceCount} CUDA device(s) visible; use --device cpu${rt.cuda.deviceCount > 0 ? ` or cuda:0..cuda:${rt.cuda.deviceCount - 1}` : ''}`);
+      const why = rt.cuda.unavailableReason ? ` (${rt.cuda.unavailableReason})` : '';
+      throw new UsageError(`${flag} ${d}: ${rt.cuda.deviceCount} CUDA device(s) visible${why}; use --device cpu${rt.cuda.deviceCount > 0 ? ` or cuda:0..cuda:${rt.cuda.deviceCount - 1}` : ''}`);
     }
   }
   return d as Device;
+}
+
+/**
+ * The one-line note for a run that trains on the CPU by default although a CUDA LibTorch is loaded (a CUDA
+ * torch from pip on a machine without a GPU or driver): the user may have expected the GPU. Undefined otherwise.
+ */
+export function cpuFallbackNote(): string | undefined {
+  const rt = runtimeInfo();
+  if (rt.libtorch.variant !== 'cuda' || rt.cuda.available) return undefined;
+  return `reviewkd: note: CUDA LibTorch ${rt.libtorch.version} loaded, but ${rt.cuda.unavailableReason ?? 'no CUDA device is visible'}; training on the CPU`;
 }

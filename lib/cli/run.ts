@@ -18,7 +18,7 @@ import { methodFields, methodNames, methodPlugins, resolveMethod, MethodError, t
 import type { EpochLog } from '../train/log';
 import { UsageError, suggest, kebab, type OptionSpec, type Parsed, THREADS_OPTION } from './args';
 import { DATASETS, loadData } from './data';
-import { checkDevice } from './device';
+import { checkDevice, cpuFallbackNote } from './device';
 import { explainMismatch } from './mismatch';
 import { LAUNCH_OPTIONS, groupFromLauncher, launchRanks } from './launch';
 import { recordError, type ProcessGroup } from '../distributed';
@@ -340,6 +340,8 @@ export async function runTraining(kind: 'train' | 'distill', parsed: Parsed): Pr
 async function trainRank(kind: 'train' | 'distill', parsed: Parsed, o: Resolved, group: ProcessGroup | undefined): Promise<number> {
   const writer = !group || group.isMain;
   const device = group && o.device === 'cuda' ? (`cuda:${group.localRank}` as Device) : ((o.device as Device | undefined) ?? 'cpu');
+  const fallback = writer && o.device === undefined ? cpuFallbackNote() : undefined;
+  if (fallback) process.stderr.write(`${fallback}\n`);
 
   const loaded = await loadData({
     data: o.data as string | undefined,

@@ -56,7 +56,9 @@ export function judge(kind: CandidateKind, binary: string | undefined, torch: Fo
   if (!record) return { kind, binary, fits: false, reason: 'no readable reviewkd-build.json beside it' };
   const built = record.libtorch;
   const verdict = (fits: boolean, reason: string): Candidate => ({ kind, binary, record, fits, reason });
-  if (built.variant !== torch.variant) return verdict(false, `built for ${built.variant} LibTorch; the LibTorch found is ${torch.variant}`);
+  if (built.variant !== torch.variant) {
+    return verdict(false, `built for ${built.variant} LibTorch ${built.version}; the LibTorch found is ${torch.variant} ${torch.version}`);
+  }
   if (built.version !== torch.version) return verdict(false, `built against LibTorch ${built.version}; the LibTorch found is ${torch.version}`);
   if (!record.prebuilt && built.root && path.resolve(built.root) !== path.resolve(torch.root)) {
     return verdict(false, `built against the LibTorch at ${built.root}; the one found is at ${torch.root}`);

@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "common/cuda_status.h"
 #include "common/errors.h"
 
 namespace rk {
@@ -38,10 +39,8 @@ torch::Device parseDevice(const std::string& name, const char* argName) {
   if (m[1] == "cpu") return torch::Device(torch::kCPU);
   const int index = m[3].matched ? std::stoi(m[3]) : 0;
   if (!torch::cuda::is_available()) {
-    throw std::runtime_error(std::string(argName) + " is '" + name +
-                             "' but CUDA is not available: this addon was built against LibTorch " +
-                             RK_LIBTORCH_VERSION + " (" + RK_LIBTORCH_VARIANT +
-                             ") or no CUDA device is visible. Use 'cpu', or build against a CUDA LibTorch.");
+    throw std::runtime_error(std::string(argName) + " is '" + name + "' but CUDA is not available: " + cudaUnavailableReason() +
+                             ". Use 'cpu' ('reviewkd doctor' explains what was found).");
   }
   const auto count = static_cast<int>(torch::cuda::device_count());
   if (index >= count) {
