@@ -120,6 +120,35 @@ describe('rk.distributed (Gloo on 127.0.0.1)', function () {
     if (!rk.info().cudaAvailable) await assert.rejects(rk.distributed.init({ rank: 0, worldSize: 2, device: 'cuda' }), /backend 'nccl' is not in this build/);
   });
 
+  it('a one-rank group: identity collectives, and bad arguments throw errors (never a crash)', async () => {
+    const pg = await rk.distributed.init({ rank: 0, worldSize: 1, masterPort: await freePort(), timeoutMs: 10000 });
+    try {
+      assert.deepStrictEqual([pg.rank, pg.worldSize, pg.localRank, pg.localWorldSize, pg.backend, pg.isMain, pg.timeoutMs], [0, 1, 0, 1, 'gloo', true, 10000]);
+      const t = rk.tensor([1.5, -2], { dtype: 'float32' });
+      await pg.allReduce(t, 'avg');
+      assert.deepStrictEqual(Array.from(t.toArray()), [1.5, -2]);
+      await assert.rejects(async () => pg.allReduce([]), /ProcessGroup.allReduce: no tensors given/);
+      await assert.rejects(async () => pg.allReduce('x'), (e) => e instanceof TypeError && /argument 'tensors' must be a Tensor/.test(e.message));
+      await assert.rejects(async () => pg.allReduce(t, 'median'), (e) => e instanceof RangeError && /op.*must be 'sum', 'avg', 'max', 'min' or 'product'; got 'median'/.test(e.message));
+      await assert.rejects(async () => pg.broadcast(t, 1), (e) => e instanceof RangeError && /root/.test(e.message));
+      await assert.rejects(async () => pg.allReduceNumbers(['1']), TypeError);
+      const n = pg.handle;
+      assert.throws(() => new n.constructor(), (e) => e instanceof TypeError && /cannot be constructed directly/.test(e.message));
+      const rankGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(n), 'rank').get;
+      assert.throws(() => rankGetter.call({}), Error);
+      assert.throws(() => rankGetter.call(t.handle), (e) => e instanceof TypeError && /receiver is not a NativeProcessGroup/.test(e.message));
+      const { native } = require('../dist/native');
+      assert.throws(() => native().createProcessGroup(null), TypeError);
+      assert.throws(() => native().createProcessGroup({ rank: 0 }), /worldSize' is required/);
+      assert.throws(() => native().createProcessGroup({ rank: 3, worldSize: 2 }), RangeError);
+    } finally {
+      pg.destroy();
+    }
+    assert.strictEqual(pg.destroyed, true);
+    await assert.rejects(async () => pg.allReduce(rk.tensor([1])), /the process group was destroyed/);
+    await assert.rejects(async () => pg.barrier(), /the process group was destroyed/);
+  });
+
   it('a port in use and an unreachable master give clear errors', async () => {
     const server = net.createServer();
     const port = await new Promise((resolve) => server.listen(0, () => resolve(server.address().port)));
