@@ -41,6 +41,17 @@ describe('data-parallel Trainer.fit (2 ranks, Gloo)', function () {
     assert.ok(Math.abs((h0[0].trainTop1 * 96) / 100 - Math.round((h0[0].trainTop1 * 96) / 100)) < 1e-9);
   });
 
+  it('2 ranks distilling with ReviewKD end with bit-identical students and review heads', async () => {
+    const job = { model: 'resnet8', teacher: 'resnet14', method: 'reviewkd', count: 64, batchSize: 16, epochs: 1, lr: 0.05, augment: true, momentum: 0.9, weightDecay: 5e-4, out: dir };
+    const runs = await runRanks(2, SCRIPT, [JSON.stringify(job)]);
+    for (const run of runs) assert.strictEqual(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    for (const file of ['', '.reviewkd']) {
+      const a = fs.readFileSync(path.join(dir, `rank-0${file}.safetensors`));
+      assert.ok(a.equals(fs.readFileSync(path.join(dir, `rank-1${file}.safetensors`))), `rank-*${file}.safetensors identical`);
+    }
+    assert.ok(runs[0].json.history[0].losses.hcl > 0);
+  });
+
   it('without BatchNorm, the averaged gradient step equals the single-process step on the union batch (fp32 tolerance)', async () => {
     const job = { model: 'nobn', count: 16, batchSize: 16, epochs: 1, lr: 0.5, augment: false, momentum: 0, weightDecay: 0, out: dir };
     const runs = await runRanks(2, SCRIPT, [JSON.stringify(job)]);

@@ -28,8 +28,11 @@ function data(count, channels, seed) {
       ? rk.models.loadTorchScript(path.join(__dirname, '..', 'fixtures', 'distributed', 'nobn.pt'), { trustCode: true })
       : (rk.manualSeed(job.initSeed ?? 0), rk.models.create(job.model, { numClasses: 10, inChannels: 1 }));
   const channels = job.model === 'nobn' ? 3 : 1;
+  // Distillation: a teacher made the same on every rank (its weights never change).
+  const teacher = job.teacher ? (rk.manualSeed(11), rk.models.create(job.teacher, { numClasses: 10, inChannels: 1 })) : undefined;
   const trainer = await rk.train.Trainer.create({
     student,
+    ...(teacher ? { teacher, method: job.method } : {}),
     train: data(job.count, channels, 1),
     ...(job.test ? { test: data(job.test, channels, 2) } : {}),
     augment: job.augment ? undefined : false,
@@ -42,6 +45,7 @@ function data(count, channels, seed) {
   const r = await trainer.fit({ epochs: job.epochs, batchSize: job.batchSize, lr: job.lr, warmupEpochs: 0, dropLast: true, progress: 'none', ...(job.runDir ? { runDir: job.runDir, resume: !!job.resume } : {}) });
   const tag = group ? `rank-${group.rank}` : 'single';
   student.save(path.join(job.out, `${tag}.safetensors`));
+  for (const [term, m] of Object.entries(trainer.termModules)) rk.io.saveSafetensors(path.join(job.out, `${tag}.${term}.safetensors`), m.stateDict());
   process.stdout.write(`${JSON.stringify({ tag, history: r.history, resumedFrom: r.resumedFrom ?? null })}\n`);
   group?.destroy();
 })().catch((e) => {
