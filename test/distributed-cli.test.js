@@ -89,7 +89,7 @@ describe('data-parallel CLI (Fashion-MNIST, 2 ranks)', function () {
     assert.deepStrictEqual(epochs.map((e) => e.epoch), [1, 2, 3]);
   });
 
-  it('ranks started by hand with torchrun variables; a SIGKILLed rank stops the other with an error naming it', async () => {
+  it('ranks started by hand with torchrun variables; a SIGKILLed rank stops the other with an error naming it; --resume continues', async () => {
     const out = path.join(dir, 'killed');
     const port = await freePort();
     const errorFile = path.join(dir, 'rank0-error.json');
@@ -116,5 +116,10 @@ describe('data-parallel CLI (Fashion-MNIST, 2 ranks)', function () {
     assert.ok(seconds < 60, `rank 0 stopped ${seconds.toFixed(1)} s after the kill, within the 60 s timeout`);
     const written = JSON.parse(fs.readFileSync(errorFile, 'utf8'));
     assert.match(written.message.message, /rank 1 is lost/);
+    // --resume continues after the crash, from rank 0's last checkpoint.
+    const done = epochsOf(out).length;
+    const r = cli(['train', '--resume', '--nproc', '2', '--epochs', String(done + 1), '--out', out]);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.deepStrictEqual(epochsOf(out).map((e) => e.epoch), Array.from({ length: done + 1 }, (_, i) => i + 1));
   });
 });
