@@ -39,11 +39,12 @@ std::string causeOf(const std::exception& e) {
   return msg;
 }
 
-// Tensors grouped by dtype, in order of first appearance: each group travels as one flat buffer.
+// Tensors grouped by dtype and device, in order of first appearance: each group travels as one flat buffer.
 std::vector<std::vector<torch::Tensor>> byDtype(const std::vector<torch::Tensor>& tensors) {
   std::vector<std::vector<torch::Tensor>> groups;
   for (const auto& t : tensors) {
-    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& grp) { return grp[0].scalar_type() == t.scalar_type(); });
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const auto& grp) { return grp[0].scalar_type() == t.scalar_type() && grp[0].device() == t.device(); });
     if (g == groups.end()) groups.push_back({t});
     else g->push_back(t);
   }
@@ -111,6 +112,9 @@ ProcessGroup::ProcessGroup(const ProcessGroupConfig& config) : config_(config) {
                              "firewall block the port? Cause: " + msg);
   }
   store_ = c10::make_intrusive<c10d::PrefixStore>(config.storePrefix, tcp);
+  // Each backend rendezvouses under its own prefix; the failure keys (missingRanks) live in store_ itself.
+  auto glooStore = c10::make_intrusive<c10d::PrefixStore>("gloo", store_);
+  auto ncclStore = c10::make_intrusive<c10d::PrefixStore>("nccl", store_);
   BackendConfig bc;
   bc.rank = config.rank;
   bc.size = config.worldSize;
@@ -119,17 +123,14 @@ ProcessGroup::ProcessGroup(const ProcessGroupConfig& config) : config_(config) {
   bc.hostname = config.masterAddr == "localhost" || config.masterAddr.rfind("127.", 0) == 0 ? config.masterAddr : "";
   bc.threads = config.threads;
   try {
-    if (config.backend == "nccl") {
-      backend_ = makeNcclBackend(store_, bc);
-    } else {
-      if (bc.interface.empty() && bc.hostname.empty()) {
-        // Multi-node without GLOO_SOCKET_IFNAME: bind to the address this host's name resolves to.
-        char host[256] = {0};
-        gethostname(host, sizeof(host) - 1);
-        bc.hostname = host;
-      }
-      backend_ = makeGlooBackend(store_, bc);
+    if (bc.interface.empty() && bc.hostname.empty()) {
+      // Multi-node without GLOO_SOCKET_IFNAME: bind to the address this host's name resolves to.
+      char host[256] = {0};
+      gethostname(host, sizeof(host) - 1);
+      bc.hostname = host;
     }
+    backend_ = makeGlooBackend(glooStore, bc);
+    if (config.backend == "nccl") cudaBackend_ = makeNcclBackend(ncclStore, bc);
   } catch (const std::exception& e) {
     const std::string msg = causeOf(e);
     throw std::runtime_error(where + ": not every rank joined within " + seconds(config.timeout) + " (" + config.backend +
@@ -143,13 +144,14 @@ ProcessGroup::~ProcessGroup() {
     // A failed collective may leave a backend thread blocked on a lost peer until its timeout; joining it
     // here would hang the process's exit. The process is ending its run anyway.
     backend_.release();
+    cudaBackend_.release();
   }
 }
 
-c10::intrusive_ptr<c10d::Backend> ProcessGroup::live(const char* what) const {
+c10::intrusive_ptr<c10d::Backend> ProcessGroup::live(const char* what, const torch::Device& device) const {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!backend_) throw std::runtime_error(std::string("ProcessGroup.") + what + ": the process group was destroyed");
-  return backend_;
+  return device.is_cuda() && cudaBackend_ ? cudaBackend_ : backend_;
 }
 
 bool ProcessGroup::destroyed() const {
@@ -159,8 +161,12 @@ bool ProcessGroup::destroyed() const {
 
 void ProcessGroup::destroy() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (failures_ > 0) backend_.release();  // see ~ProcessGroup
+  if (failures_ > 0) {  // see ~ProcessGroup
+    backend_.release();
+    cudaBackend_.release();
+  }
   backend_.reset();
+  cudaBackend_.reset();
   store_.reset();
 }
 
@@ -244,7 +250,8 @@ void ProcessGroup::wait(const c10::intrusive_ptr<c10d::Work>& work, const std::s
 }
 
 std::function<void()> ProcessGroup::allReduceStart(const std::vector<torch::Tensor>& tensors, ReduceKind op) {
-  auto backend = live("allReduce");
+  if (tensors.empty()) throw JsRangeError("ProcessGroup.allReduce: no tensors given");
+  live("allReduce", tensors[0].device());  // refuses a destroyed group before any work
   std::vector<std::pair<std::vector<torch::Tensor>, torch::Tensor>> groups;
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
   for (auto& group : byDtype(tensors)) {
@@ -255,7 +262,7 @@ std::function<void()> ProcessGroup::allReduceStart(const std::vector<torch::Tens
     c10d::AllreduceOptions o;
     o.reduceOp = reduceOp(op);
     o.timeout = config_.timeout;
-    works.push_back(backend->allreduce(flat, o));
+    works.push_back(live("allReduce", flat[0].device())->allreduce(flat, o));
     groups.emplace_back(std::move(group), flat[0]);
   }
   const double n = config_.worldSize;
@@ -269,7 +276,8 @@ std::function<void()> ProcessGroup::allReduceStart(const std::vector<torch::Tens
 }
 
 std::function<void()> ProcessGroup::broadcastStart(const std::vector<torch::Tensor>& tensors, int root) {
-  auto backend = live("broadcast");
+  if (tensors.empty()) throw JsRangeError("ProcessGroup.broadcast: no tensors given");
+  live("broadcast", tensors[0].device());
   std::vector<std::pair<std::vector<torch::Tensor>, torch::Tensor>> groups;
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
   for (auto& group : byDtype(tensors)) {
@@ -277,7 +285,7 @@ std::function<void()> ProcessGroup::broadcastStart(const std::vector<torch::Tens
     c10d::BroadcastOptions o;
     o.rootRank = root;
     o.timeout = config_.timeout;
-    works.push_back(backend->broadcast(flat, o));
+    works.push_back(live("broadcast", flat[0].device())->broadcast(flat, o));
     groups.emplace_back(std::move(group), flat[0]);
   }
   const bool isRoot = root == config_.rank;
@@ -290,7 +298,7 @@ std::function<void()> ProcessGroup::broadcastStart(const std::vector<torch::Tens
 }
 
 std::function<std::vector<torch::Tensor>()> ProcessGroup::allGatherStart(const torch::Tensor& tensor) {
-  auto backend = live("allGather");
+  auto backend = live("allGather", tensor.device());
   std::vector<torch::Tensor> input = {tensor.detach().contiguous().clone()};
   std::vector<std::vector<torch::Tensor>> output(1);
   for (int r = 0; r < config_.worldSize; ++r) output[0].push_back(torch::empty_like(input[0]));
@@ -304,7 +312,7 @@ std::function<std::vector<torch::Tensor>()> ProcessGroup::allGatherStart(const t
 }
 
 std::function<void()> ProcessGroup::barrierStart() {
-  auto backend = live("barrier");
+  auto backend = live("barrier", torch::kCPU);
   c10d::BarrierOptions o;
   o.timeout = config_.timeout;
   auto work = backend->barrier(o);
@@ -314,7 +322,8 @@ std::function<void()> ProcessGroup::barrierStart() {
 void ProcessGroup::averageGradients(const std::vector<torch::Tensor>& grads, torch::Tensor& found) {
   const auto started = Clock::now();
   torch::NoGradGuard noGrad;
-  auto backend = live("averageGradients");
+  if (grads.empty()) return;
+  auto backend = live("averageGradients", grads[0].device());
   // One flat buffer: every gradient, then the local non-finite flag. A NaN or Inf in any rank's gradient
   // spreads through the sum to every rank, and the summed flag counts the ranks whose loss was not
   // finite: the skip decision below is the same everywhere.

@@ -1,6 +1,8 @@
 // One data-parallel process group: the rendezvous store (a TCPStore hosted by rank 0, or by a launcher's
-// agent) and one c10d backend (Gloo for CPU tensors, NCCL for CUDA tensors). Collectives are matched
-// across ranks in the order they are issued, so every rank must issue the same sequence.
+// agent) and its c10d backends: Gloo always (CPU tensors: metrics, decisions, CPU training), NCCL as well
+// for CUDA tensors when the group is made with backend "nccl" (as torch.distributed keeps a Gloo group
+// beside NCCL for CPU objects). Collectives are matched across ranks in the order they are issued, so
+// every rank must issue the same sequence.
 #pragma once
 #include <chrono>
 #include <functional>
@@ -65,7 +67,8 @@ class ProcessGroup {
   bool destroyed() const;
 
  private:
-  c10::intrusive_ptr<c10d::Backend> live(const char* what) const;
+  // The backend for tensors on `device` (NCCL for CUDA tensors when there is one, else Gloo).
+  c10::intrusive_ptr<c10d::Backend> live(const char* what, const torch::Device& device) const;
   // Waits for `work` with the timeout; on failure throws an error naming the collective, this rank and
   // the ranks that did not report (lost or stuck), found through the store.
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what);
@@ -73,7 +76,8 @@ class ProcessGroup {
 
   ProcessGroupConfig config_;
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::Backend> backend_;
+  c10::intrusive_ptr<c10d::Backend> backend_;      // Gloo
+  c10::intrusive_ptr<c10d::Backend> cudaBackend_;  // NCCL, or null
   mutable std::mutex mutex_;  // guards backend_/store_ against destroy() while a collective is issued
   double gradientSeconds_ = 0;
   int failures_ = 0;
