@@ -5,6 +5,10 @@
 // to the reference PyTorch figures of the speed issue; then the cost of a native call.
 //   node scripts/bench.js [--device cpu|cuda] [--pair resnet56-resnet20 ...] [--batch 64 ...]
 //                         [--steps 8] [--repeats 3] [--modes fp32,fast] [--json] [--quick]
+//   node scripts/bench.js --data DIR [--workers 8] [--images 2000] [--python python3] [--no-step] [--json]
+//     the input pipeline on an image folder (an ILSVRC root uses train/): ours (rk.bench.runPipelineBench)
+//     and the PyTorch one (scripts/bench-pytorch.py --data: PIL, DataLoader with 2 workers) in one run,
+//     then the ImageNet pair's step fed by our pipeline vs synthetic input.
 const { parseArgs } = require('util');
 const { spawnSync } = require('child_process');
 const path = require('path');
@@ -29,10 +33,43 @@ const { values } = parseArgs({
     modes: { type: 'string', default: 'fp32,fast' },
     json: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    data: { type: 'string' },
+    workers: { type: 'string' },
+    images: { type: 'string' },
+    python: { type: 'string', default: 'python3' },
+    'no-step': { type: 'boolean', default: false },
   },
 });
 
+/** --data: ours vs the PyTorch pipeline on the same folder, one after the other, then the step table. */
+async function pipelineBench() {
+  const fs = require('fs');
+  const dir = fs.existsSync(path.join(values.data, 'train')) ? path.join(values.data, 'train') : values.data;
+  const images = values.images ? Number(values.images) : 2000;
+  const ours = await rk.bench.runPipelineBench({ data: dir, pair: null, images, ...(values.workers ? { workers: Number(values.workers) } : {}) });
+  const py = spawnSync(values.python, [path.join(__dirname, 'bench-pytorch.py'), '--data', dir, '--workers', '2', '--images', String(ours.images + ours.batchSize), '--json'], { encoding: 'utf8' });
+  const pytorch = py.status === 0 ? JSON.parse(py.stdout.trim().split('\n').pop()) : { error: (py.stderr || String(py.error)).trim().split('\n').pop() };
+  const step = values['no-step'] ? null : (await rk.bench.runPipelineBench({ data: dir, images: 128, batchSize: 32, ...(values.batch ? { stepBatchSize: Number(values.batch[0]) } : {}), ...(values.steps ? { steps: Number(values.steps) } : {}) })).step;
+  if (values.json) {
+    console.log(JSON.stringify({ ours, pytorch, step }, null, 2));
+    return;
+  }
+  console.log(`input pipeline on ${dir} (${ours.images} images timed after a first batch of ${ours.batchSize}, ${ours.size}x${ours.size} random-resized crop + flip, uint8), img/s:`);
+  console.log(`  reviewkd (sharp, ${ours.workers} at once)             ${ours.pipelineImagesPerSecond.toFixed(0).padStart(6)}`);
+  if (pytorch.imagesPerSecond) {
+    console.log(`  PyTorch (PIL, DataLoader ${pytorch.workers} workers, torch ${pytorch.torch}) ${pytorch.imagesPerSecond.toFixed(0).padStart(6)}`);
+    console.log(`  ratio                                         ${(ours.pipelineImagesPerSecond / pytorch.imagesPerSecond).toFixed(2).padStart(6)}x`);
+  } else console.log(`  PyTorch: not measured (${pytorch.error}); pass --python <a python with torch and Pillow>`);
+  if (step) {
+    console.log(`\n${step.pair} distillation step, batch ${step.batchSize}, img/s:`);
+    console.log(`  fed by the pipeline ${step.pipelineImagesPerSecond.toFixed(1).padStart(7)}`);
+    console.log(`  synthetic input     ${step.syntheticImagesPerSecond.toFixed(1).padStart(7)}`);
+    console.log(`  ratio               ${(100 * step.ratio).toFixed(0).padStart(6)} %`);
+  }
+}
+
 (async () => {
+  if (values.data) return pipelineBench();
   const quick = values.quick;
   const modes = values.modes.split(',');
   const reports = [];

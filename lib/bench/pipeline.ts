@@ -36,6 +36,7 @@ export interface PipelineBenchOptions {
 /** What {@link runPipelineBench} measured. */
 export interface PipelineBenchReport {
   data: string;
+  /** Images timed (after the first batch, which is decoded but not timed). */
   images: number;
   workers: number;
   batchSize: number;
@@ -116,7 +117,7 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
     if (seen + batchSize > images) break;
   }
   const pipelineImagesPerSecond = seen / (Number(process.hrtime.bigint() - first) / 1e9);
-  const report: PipelineBenchReport = { data: dir, images: seen + batchSize, workers, batchSize, size, pipelineImagesPerSecond, threads: info().threads };
+  const report: PipelineBenchReport = { data: dir, images: seen, workers, batchSize, size, pipelineImagesPerSecond, threads: info().threads };
   const pair = options.pair === undefined ? 'resnet34-resnet18' : options.pair;
   if (pair !== null) {
     if (!BENCH_PAIRS[pair]) throw new RangeError(`runPipelineBench: unknown pair '${pair}'; known: ${Object.keys(BENCH_PAIRS).join(', ')}`);

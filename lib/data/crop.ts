@@ -2,7 +2,14 @@
 // (scale [0.08, 1], log-uniform ratio [3/4, 4/3], 10 tries, then the centre fallback) for training, and
 // Resize(shorter side) + CenterCrop for evaluation. Pure functions of the image size and a seeded Rng, so
 // a sample's crop depends only on (seed, epoch, index), never on decode order or concurrency.
-import type { Rng } from './rng';
+import { describe } from './checks';
+import { Rng } from './rng';
+
+/** Image and output sizes are whole numbers of pixels >= 1. */
+function requireSize(fn: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1 << 20) throw new RangeError(`${fn}: argument '${name}' must be an integer in [1, 1048576] (pixels); got ${describe(v)}`);
+  return v;
+}
 
 /** A crop box in the (EXIF-oriented) source image: top row, left column, height, width. */
 export interface CropBox {
@@ -42,6 +49,14 @@ export const DEFAULT_CROP_RANGES: Readonly<CropRanges> = Object.freeze({ scale: 
  * when none fits, the largest centred box whose ratio is clamped to the range.
  */
 export function randomResizedCrop(width: number, height: number, rng: Rng, ranges: CropRanges = DEFAULT_CROP_RANGES): CropBox {
+  const fn = 'randomResizedCrop';
+  requireSize(fn, 'width', width);
+  requireSize(fn, 'height', height);
+  if (!(rng instanceof Rng)) throw new TypeError(`${fn}: argument 'rng' must be an rk.data.Rng; got ${describe(rng)}`);
+  const okRange = (r: unknown, hi: number) => Array.isArray(r) && r.length === 2 && r.every((x) => typeof x === 'number' && Number.isFinite(x)) && r[0] > 0 && r[0] <= r[1] && r[1] <= hi;
+  if (typeof ranges !== 'object' || ranges === null || !okRange(ranges.scale, 1) || !okRange(ranges.ratio, 100)) {
+    throw new RangeError(`${fn}: argument 'ranges' must be {scale: [min, max] in (0, 1], ratio: [min, max] in (0, 100]}; got ${describe(ranges)}`);
+  }
   const area = width * height;
   const [s0, s1] = ranges.scale;
   const l0 = Math.log(ranges.ratio[0]);
@@ -71,6 +86,15 @@ export function randomResizedCrop(width: number, height: number, rng: Rng, range
  * an output pixel from the exact box.
  */
 export function cropPlan(width: number, height: number, box: CropBox, size: number): ResizePlan {
+  const fn = 'cropPlan';
+  requireSize(fn, 'width', width);
+  requireSize(fn, 'height', height);
+  requireSize(fn, 'size', size);
+  const b = box as unknown as Record<string, unknown> | null;
+  const inside = typeof b === 'object' && b !== null && [b.top, b.left, b.height, b.width].every((x) => Number.isInteger(x)) &&
+    (b.top as number) >= 0 && (b.left as number) >= 0 && (b.width as number) >= 1 && (b.height as number) >= 1 &&
+    (b.left as number) + (b.width as number) <= width && (b.top as number) + (b.height as number) <= height;
+  if (!inside) throw new RangeError(`${fn}: argument 'box' must be a {top, left, height, width} box of whole pixels inside the ${width}x${height} image; got ${describe(box)}`);
   const sx = size / box.width;
   const sy = size / box.height;
   const rw = Math.max(size, Math.round(width * sx));
@@ -86,6 +110,12 @@ export function cropPlan(width: number, height: number, box: CropBox, size: numb
  * CenterCrop's rounding.
  */
 export function centerPlan(width: number, height: number, resize: number, size: number): ResizePlan {
+  const fn = 'centerPlan';
+  requireSize(fn, 'width', width);
+  requireSize(fn, 'height', height);
+  requireSize(fn, 'resize', resize);
+  requireSize(fn, 'size', size);
+  if (size > resize) throw new RangeError(`${fn}: argument 'size' (${size}) must not exceed 'resize' (${resize})`);
   let rw: number;
   let rh: number;
   if (width <= height) {

@@ -130,6 +130,11 @@ export class ImageStream {
     return this.opts.transform;
   }
 
+  /** Batches decoded ahead of the consumer (the `prefetch` option). */
+  get prefetch(): number {
+    return this.opts.prefetch;
+  }
+
   /** Whether the sample list came from the cache file. */
   get indexCached(): boolean {
     return this.index.cached;

@@ -373,7 +373,7 @@ export class Trainer {
     }
   }
 
-  /** evaluate() on an image stream: decoded chunk by chunk (two ahead), results summed. */
+  /** evaluate() on an image stream: decoded chunk by chunk (`prefetch` ahead), results summed. */
   private async evaluateStream(stream: ImageStream, batchSize: number): Promise<EvaluateResult> {
     const tr = this.options.train;
     if (stream.channels !== tr.channels || stream.height !== tr.height || stream.width !== tr.width || stream.numClasses !== tr.numClasses) {
@@ -382,7 +382,7 @@ export class Trainer {
     if (!Number.isInteger(batchSize) || batchSize < 1) fail(`evaluate: option 'batchSize' must be a positive integer; got ${String(batchSize)}`);
     this.enter('evaluate');
     try {
-      return evaluateResult(await evaluateStream(stream, batchSize, 2, (images, labels) => this.distiller.evaluate(images.handle, labels.handle, batchSize, tr.numClasses)));
+      return evaluateResult(await evaluateStream(stream, batchSize, stream.prefetch, (images, labels) => this.distiller.evaluate(images.handle, labels.handle, batchSize, tr.numClasses)));
     } finally {
       this.leave();
     }
@@ -483,7 +483,7 @@ export class Trainer {
 
     const samplerOptions = { batchSize, seed: this.options.seed ?? runDefault<number>('seed'), dropLast: options.dropLast ?? runDefault<boolean>('dropLast') };
     const trainData = this.options.train;
-    const feeder = isImageStream(trainData) ? new StreamFeeder(trainData, samplerOptions, 2) : null;
+    const feeder = isImageStream(trainData) ? new StreamFeeder(trainData, samplerOptions, trainData.prefetch) : null;
     // Data-parallel (data-parallel.ts): this rank's shard of each global batch; only rank 0 writes.
     const dp = this.options.processGroup ? new DataParallel(this.options.processGroup, this.parallelParts()) : null;
     const writeDir = dp && !dp.isMain ? undefined : runDir;
