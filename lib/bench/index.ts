@@ -37,6 +37,8 @@ export interface BenchOptions {
   /** Fast paths of the step (see TrainerOptions): channels-last memory format, bf16 autocast. */
   channelsLast?: boolean;
   autocast?: 'bf16' | false;
+  /** CUDA only: the step replayed from a CUDA graph (TrainerOptions.cudaGraphs). */
+  cudaGraphs?: boolean;
   /** Called after each measurement, e.g. to print progress. */
   onResult?: (r: BenchResult) => void;
   /** Called before each timing starts (e.g. 'resnet56-resnet20 batch 64: distillation step'), so a caller can show what it waits for. */
@@ -62,6 +64,7 @@ export interface BenchReport {
   method: Method;
   channelsLast: boolean;
   autocast: string;
+  cudaGraphs: boolean;
   results: BenchResult[];
 }
 
@@ -106,7 +109,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       const data = syntheticDataset(batchSize * steps, pair.size, pair.classes);
       const teacher = createModel(pair.teacher, { numClasses: pair.classes });
       const student = createModel(pair.student, { numClasses: pair.classes });
-      const fast = { channelsLast: options.channelsLast ?? false, autocast: options.autocast ?? false };
+      const fast = { channelsLast: options.channelsLast ?? false, autocast: options.autocast ?? false, cudaGraphs: options.cudaGraphs ?? false };
       const at = `${name} batch ${batchSize}`;
       options.onProgress?.(`${at}: ${method} distillation step`);
       const distill = await Trainer.create({ student, teacher, method, train: data, device, seed: 0, ...fast });
@@ -150,6 +153,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     method,
     channelsLast: options.channelsLast ?? false,
     autocast: options.autocast || 'off',
+    cudaGraphs: options.cudaGraphs ?? false,
     results,
   };
 }

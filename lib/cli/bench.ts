@@ -23,6 +23,7 @@ export const spec: CommandSpec = {
     { name: 'method', type: 'string', choices: METHODS.filter((m) => m !== 'vanilla'), help: 'distillation method (default reviewkd)' },
     { name: 'channels-last', type: 'boolean', help: 'channels-last memory format' },
     { name: 'autocast', type: 'string', choices: ['bf16'], help: 'mixed precision' },
+    { name: 'cuda-graphs', type: 'boolean', help: 'CUDA only: replay the step from a CUDA graph' },
     THREADS_OPTION,
     { name: 'data', type: 'string', arg: 'DIR', help: 'time the input pipeline on this image folder (an ILSVRC root uses train/) and the step fed by it vs synthetic input' },
     { name: 'workers', type: 'int', min: 1, max: 256, help: 'with --data: images decoded at once (default 8)' },
@@ -67,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(v.method ? { method: v.method as Method } : {}),
     ...(v.channelsLast ? { channelsLast: true } : {}),
     ...(v.autocast ? { autocast: 'bf16' as const } : {}),
+    ...(v.cudaGraphs ? { cudaGraphs: true } : {}),
     onResult: print,
     // Each timing takes seconds to minutes on a CPU: say what is being measured, on stderr so --json stays clean.
     onProgress: (what: string) => process.stderr.write(`bench: ${what} (warm-up, then ${(v.repeats as number | undefined) ?? 3} timings of ${(v.steps as number | undefined) ?? 8} steps)... ${((Date.now() - started) / 1000).toFixed(0)} s so far\n`),

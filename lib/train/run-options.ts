@@ -46,6 +46,7 @@ export const RUN_FIELDS: readonly RunField[] = Object.freeze([
   { key: 'augment', scope: 'trainer', type: 'boolean', default: true, doc: 'no random crop / flip (on by default: crop with padding 4, horizontal flip)', flag: 'no-augment' },
   { key: 'channelsLast', scope: 'trainer', type: 'boolean', default: false, doc: 'fast path: weights and inputs in channels-last memory format' },
   { key: 'autocast', scope: 'trainer', type: 'string', default: 'off', choices: ['bf16', 'off'], doc: 'fast path: forwards under bf16 autocast, fp32 weights and losses' },
+  { key: 'cudaGraphs', scope: 'trainer', type: 'boolean', default: false, doc: 'CUDA fast path: the step captured in a CUDA graph after 3 warm-up steps and replayed (the last partial batch runs uncaptured)' },
   { key: 'keepLast', scope: 'fit', type: 'int', default: 2, min: 1, doc: 'epoch checkpoints kept besides best' },
   { key: 'evaluateEvery', scope: 'fit', type: 'int', default: 1, min: 0, doc: 'evaluate every n epochs (0 = only at the end)', flag: 'eval-every' },
   { key: 'checkpointEvery', scope: 'fit', type: 'int', default: 0, min: 0, doc: 'also checkpoint every n steps within an epoch (0: epoch ends only)' },

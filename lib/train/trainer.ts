@@ -79,6 +79,13 @@ export interface TrainerOptions {
   /** Fast path: forwards (training and evaluate) under bf16 autocast, fp32 master weights and losses (default 'off'; false = 'off'). */
   autocast?: 'bf16' | 'off' | false;
   /**
+   * CUDA fast path (default false): after 3 ordinary warm-up steps the whole step is captured once in a
+   * CUDA graph for the run's batch size and replayed; a batch of another size (the last partial one), an
+   * injected fault, a data-parallel or streamed step runs uncaptured. Needs the CUDA variant and a CUDA
+   * device: anywhere else Trainer.create fails saying so.
+   */
+  cudaGraphs?: boolean;
+  /**
    * Data-parallel training over this group (rk.distributed.init()): fit's batchSize is the global batch,
    * each rank trains its shard and gradients are averaged; only rank 0 writes (docs/distributed.md).
    */
@@ -247,6 +254,7 @@ export class Trainer {
         seed: perRankSeed(options.seed ?? runDefault<number>('seed'), options.processGroup),
         channelsLast: options.channelsLast ?? runDefault('channelsLast'),
         autocast: options.autocast || runDefault('autocast'),
+        cudaGraphs: options.cudaGraphs ?? runDefault('cudaGraphs'),
       },
       { studentShapes: parts.student, teacherShapes: parts.teacher, numClasses: ds.numClasses },
     );

@@ -6,6 +6,7 @@
 
 #include "common/errors.h"
 #include "engine/autocast_scope.h"
+#include "engine/cuda_graph_step.h"
 
 namespace rk {
 
@@ -40,7 +41,8 @@ Distiller::Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel
       images_(std::move(images)),
       labels_(std::move(labels)),
       options_(std::move(options)),
-      generator_(makeGenerator(images_.device(), options_.seed())) {
+      graph_(options_.cudaGraphs() ? std::make_shared<CudaGraphStep>(images_.device(), options_.seed()) : nullptr),
+      generator_(graph_ ? graph_->generator() : makeGenerator(images_.device(), options_.seed())) {
   // Every step has the same shapes: let cuDNN time its algorithms once and keep the fastest
   // (process-wide; a no-op on CPU).
   if (images_.device().is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
@@ -93,6 +95,11 @@ Distiller::Distiller(std::shared_ptr<ZooModel> student, std::shared_ptr<ZooModel
 }
 
 void Distiller::step(const torch::Tensor& indices, double warmup, double lr) {
+  if (graph_ && graph_->run(*this, indices, warmup, lr)) return;
+  runStep(indices, StepScalars{warmup, lr, {}, {}});
+}
+
+void Distiller::runStep(const torch::Tensor& indices, const StepScalars& k) {
   // Runs on the compute thread: grad mode is thread-local, so set it here.
   torch::AutoGradMode gradOn(true);
   const torch::Tensor batch = images_.index_select(0, indices);
@@ -135,10 +142,10 @@ void Distiller::step(const torch::Tensor& indices, double warmup, double lr) {
   std::vector<torch::Tensor> named = {ce};
   const TermInput input{s, t, labels, indices, autocast, generator_};
   for (auto& active : terms_) {
-    const double factor = active.spec.weight * (active.spec.warmup ? warmup : 1.0);
+    const double factor = active.spec.weight * (active.spec.warmup ? k.warmup : 1.0);
     for (auto& [name, value] : active.term->compute(input)) {
       named.push_back(value);
-      loss = loss + factor * value;
+      loss = loss + (active.spec.warmup && k.warmupT.defined() ? active.spec.weight * k.warmupT * value : factor * value);
     }
   }
   TORCH_CHECK(named.size() == lossNames_.size(), "a loss term returned ", named.size() - 1, " losses; it declared ", lossNames_.size() - 1);
@@ -161,7 +168,7 @@ void Distiller::step(const torch::Tensor& indices, double warmup, double lr) {
   }
   if (gradientHook_) gradientHook_(grads, found);
   at::_amp_foreach_non_finite_check_and_unscale_(grads, found, torch::ones({}, found.options()));
-  update(found, lr);
+  update(found, k);
   const torch::Tensor ok = found.eq(0);
   for (size_t i = 0; i < guardedBuffers_.size(); ++i) guardedBuffers_[i].copy_(torch::where(ok, guardedBuffers_[i], savedBuffers[i]));
   for (auto& active : terms_) active.term->afterUpdate(input, ok);
@@ -178,7 +185,7 @@ void Distiller::step(const torch::Tensor& indices, double warmup, double lr) {
   consecutiveBad_.copy_((consecutiveBad_ + 1) * (1 - okd));
 }
 
-void Distiller::update(const torch::Tensor& found, double lr) {
+void Distiller::update(const torch::Tensor& found, const StepScalars& k) {
   std::vector<torch::Tensor> grads;
   for (const auto& p : params_) grads.push_back(p.grad());
   // PyTorch's fused SGD kernel (what torch.optim.SGD(fused=True) runs): one pass over all parameters,
@@ -186,8 +193,14 @@ void Distiller::update(const torch::Tensor& found, double lr) {
   // Without momentum the kernel takes no buffers at all (it rejects a non-empty list).
   const std::vector<torch::Tensor> noBuffers;
   const double momentum = options_.momentum();
-  at::_fused_sgd_(params_, grads, momentum == 0 ? noBuffers : momentum_, options_.weightDecay(), momentum, lr, /*dampening=*/0.0, options_.nesterov(),
-                  /*maximize=*/false, /*is_first_step=*/false, /*grad_scale=*/std::nullopt, found);
+  const auto& buffers = momentum == 0 ? noBuffers : momentum_;
+  if (k.lrT.defined()) {
+    at::_fused_sgd_(params_, grads, buffers, options_.weightDecay(), momentum, k.lrT, /*dampening=*/0.0, options_.nesterov(),
+                    /*maximize=*/false, /*is_first_step=*/false, /*grad_scale=*/std::nullopt, found);
+  } else {
+    at::_fused_sgd_(params_, grads, buffers, options_.weightDecay(), momentum, k.lr, /*dampening=*/0.0, options_.nesterov(),
+                    /*maximize=*/false, /*is_first_step=*/false, /*grad_scale=*/std::nullopt, found);
+  }
 }
 
 StepStats Distiller::takeStats() {

@@ -49,7 +49,18 @@ struct DistillerOptions {
   // (fp32 master weights, losses computed in fp32).
   TORCH_ARG(bool, channelsLast) = false;
   TORCH_ARG(bool, autocastBf16) = false;
+  // CUDA only: capture the step in a CUDA graph after warm-up and replay it (engine/cuda_graph_step.h).
+  TORCH_ARG(bool, cudaGraphs) = false;
 };
+
+// A step's warm-up factor and learning rate: host numbers, or (under a CUDA graph, which replays what it
+// captured) 0-d device tensors refilled before each replay, used when defined.
+struct StepScalars {
+  double warmup = 1.0, lr = 0.0;
+  torch::Tensor warmupT, lrT;
+};
+
+class CudaGraphStep;
 
 // What the terms are built from besides their parameters (probed by the caller).
 struct PairShapes {
@@ -110,12 +121,15 @@ class Distiller {
   torch::Device device() const { return images_.device(); }
 
  private:
+  friend class CudaGraphStep;  // replays runStep() and checks the state a replay depends on
   struct ActiveTerm {
     TermSpec spec;
     std::unique_ptr<LossTerm> term;
   };
+  // The step itself (step() decides whether a CUDA graph replays it instead).
+  void runStep(const torch::Tensor& indices, const StepScalars& k);
   // Runs the SGD update on the device, skipped there (no host sync) when `found` is non-zero.
-  void update(const torch::Tensor& found, double lr);
+  void update(const torch::Tensor& found, const StepScalars& k);
 
   std::shared_ptr<ZooModel> student_, teacher_;
   torch::Tensor images_, labels_;
@@ -130,6 +144,7 @@ class Distiller {
   std::vector<torch::Tensor> momentum_;
   // BatchNorm running statistics that a step may update; restored on the device after a faulty step.
   std::vector<torch::Tensor> guardedBuffers_;
+  std::shared_ptr<CudaGraphStep> graph_;  // set when options_.cudaGraphs()
   at::Generator generator_;
   torch::Tensor stats_, consecutiveBad_;
   double injectedOffset_ = 0;

@@ -64,6 +64,7 @@ DistillerOptions readOptions(const Napi::Value& value) {
   const std::string autocast = o.string("autocast", d.autocastBf16() ? "bf16" : "off");
   if (autocast != "off" && autocast != "bf16") throw JsRangeError(o.where("autocast") + " must be 'bf16' or 'off'; got '" + autocast + "'");
   d.autocastBf16(autocast == "bf16");
+  d.cudaGraphs(o.boolean("cudaGraphs", d.cudaGraphs()));
   return d;
 }
 
