@@ -6,6 +6,7 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
+const { spawnSync } = require('child_process');
 
 const rk = require('..');
 const { cli, cliAsync, tmp } = require('./cli-helpers');
@@ -87,6 +88,27 @@ describe('data-parallel CLI (Fashion-MNIST, 2 ranks)', function () {
     assert.match(r.stderr, /the checkpoint was written by a job of world size 2, this job has 1: training continues at the same sample/);
     const epochs = epochsOf(out);
     assert.deepStrictEqual(epochs.map((e) => e.epoch), [1, 2, 3]);
+  });
+
+  it('the launcher exits with the code of a rank that dies and stops the others', async () => {
+    const out = path.join(dir, 'launcher-kill');
+    const launcher = cliAsync(['train', '--model', 'resnet8', ...small, '--epochs', '20', '--nproc', '2', '--dist-timeout', '60', '--out', out]);
+    const seen = collect(launcher);
+    await new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (fs.existsSync(path.join(out, 'log.jsonl'))) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 100);
+    });
+    const ranks = spawnSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+    assert.strictEqual(ranks.length, 2, 'two rank processes');
+    process.kill(ranks[1], 'SIGKILL');
+    const { code } = await exitOf(launcher);
+    assert.strictEqual(code, 137, seen.stderr);
+    assert.match(seen.stderr, /reviewkd: rank \d exited with SIGKILL; stopping the other ranks/);
+    for (const pid of ranks) assert.throws(() => process.kill(pid, 0), /ESRCH/, `rank process ${pid} is gone`);
   });
 
   it('ranks started by hand with torchrun variables; a SIGKILLed rank stops the other with an error naming it; --resume continues', async () => {
