@@ -124,6 +124,17 @@ describe('loader: loading', () => {
     assert.strictEqual(fs.readlinkSync(path.join(path.dirname(bound), 'torch')), t.root);
     assert.ok(fs.existsSync(path.join(path.dirname(bound), 'reviewkd-build.json')));
     assert.strictEqual(bindPrebuilt(binary, t, cache), bound, 'the second call reuses the folder');
+    assert.strictEqual(fs.existsSync(path.join(path.dirname(bound), 'nvidia')), false, 'no nvidia/ beside this torch: no link');
+  });
+
+  it("a prebuilt binary bound to pip's CUDA torch also links the nvidia/ folder beside it ($ORIGIN/../../nvidia)", () => {
+    const sitePackages = tmp('rk-site-');
+    for (const sub of ['torch', 'nvidia']) fs.mkdirSync(path.join(sitePackages, sub));
+    const binary = binaryWithRecord({ prebuilt: true, libtorch: { version: '2.14.1+cu130', variant: 'cuda' } });
+    const t = torch({ root: path.join(sitePackages, 'torch'), version: '2.14.1+cu130', variant: 'cuda' });
+    const bound = bindPrebuilt(binary, t, tmp('rk-cache-'));
+    assert.strictEqual(fs.readlinkSync(path.join(path.dirname(bound), 'torch')), t.root);
+    assert.strictEqual(fs.readlinkSync(path.join(path.dirname(bound), 'nvidia')), path.join(sitePackages, 'nvidia'));
   });
 
   it('LibTorch of another version and no build tools: fails with every reason and the fix, without crashing', function () {
