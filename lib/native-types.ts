@@ -165,8 +165,8 @@ export interface NativeBinding extends IoBinding, ModelsBinding, ReviewBinding {
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   memoryStats(): { liveTensors: number; liveBytes: number };
-  /** glibc mallopt so freed activations are reused, not returned to the OS (native/common/cpu_memory.cc). */
-  keepFreedCpuMemory(): boolean;
+  /** Freed activations are kept for the next step: glibc's mallopt, plus a reusing allocator with 'cache' (native/common/cpu_memory.cc). */
+  keepFreedCpuMemory(how: 'malloc' | 'cache'): boolean;
   /** malloc_trim(0): gives freed heap memory back to the OS. */
   releaseFreedCpuMemory(): boolean;
   noop(): undefined;

@@ -106,6 +106,17 @@ function overrideBinary(file: string): LoadedBinary {
   return { path: resolved, record: readBuildRecord(resolved), kind: 'REVIEWKD_ADDON' };
 }
 
+/**
+ * REVIEWKD_CPU_MEMORY_REUSE: how the memory a training step frees is kept for the next one instead of being
+ * returned to the OS and faulted in again (native/common/cpu_memory.cc; docs/performance.md has the
+ * measurements): 'cache' (default) or 'malloc', or null when the setting turns it off.
+ */
+function cpuMemoryReuse(): 'malloc' | 'cache' | null {
+  const value = setting('REVIEWKD_CPU_MEMORY_REUSE')?.toLowerCase();
+  if (value === 'malloc' || value === 'cache') return value;
+  return flagSetting('REVIEWKD_CPU_MEMORY_REUSE', true) ? 'cache' : null;
+}
+
 /** The native binding, loaded on first call (see the steps at the top of this file). */
 export function native(): NativeBinding {
   if (binding) return binding;
@@ -113,8 +124,8 @@ export function native(): NativeBinding {
   const choice = override ? overrideBinary(override) : chooseBinary();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const loadedBinding = require(choice.path as string) as NativeBinding;
-  // Keep freed CPU memory for reuse between steps (native/common/cpu_memory.cc has the measurement).
-  if (flagSetting('REVIEWKD_CPU_MEMORY_REUSE', true)) loadedBinding.keepFreedCpuMemory();
+  const reuse = cpuMemoryReuse();
+  if (reuse) loadedBinding.keepFreedCpuMemory(reuse);
   binding = loadedBinding;
   loaded = choice;
   return binding;

@@ -49,7 +49,11 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
     return Napi::Number::New(a.env(), static_cast<double>(torch::cuda::device_count()));
   });
   exportFunction(env, exports, "memoryStats", memoryStats);
-  exportFunction(env, exports, "keepFreedCpuMemory", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), keepFreedCpuMemory()); });
+  exportFunction(env, exports, "keepFreedCpuMemory", [](const Args& a) -> Napi::Value {
+    const std::string how = a.string(0, "how");
+    if (how != "malloc" && how != "cache") throw JsRangeError("keepFreedCpuMemory: 'how' must be 'malloc' or 'cache'; got '" + how + "'");
+    return Napi::Boolean::New(a.env(), keepFreedCpuMemory(how));
+  });
   exportFunction(env, exports, "releaseFreedCpuMemory", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), releaseFreedCpuMemory()); });
   // A raw function (no guard, no Args) so the call-overhead benchmark measures the boundary alone.
   exports.Set("noop", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return info.Env().Undefined(); }, "noop"));

@@ -35,7 +35,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'REVIEWKD_NODE', doc: 'the Node binary for helper processes (Electron apps whose RunAsNode fuse is off)' },
   { name: 'REVIEWKD_SKIP_INSTALL', doc: "1 makes npm's install step do nothing (the same work then happens on first use)" },
   { name: 'REVIEWKD_ADDON', doc: 'developers: load exactly this reviewkd.node (e.g. the sanitizer build), skipping the choice' },
-  { name: 'REVIEWKD_CPU_MEMORY_REUSE', doc: '0 leaves glibc malloc as is (default 1: freed activations are kept for the next step, returned when fit ends)' },
+  { name: 'REVIEWKD_CPU_MEMORY_REUSE', doc: "how a step's freed CPU memory is kept for the next: cache (default), malloc, or 0 to return it to the OS at once" },
   { name: 'REVIEWKD_DEBUG', doc: 'set: the CLI prints the stack trace of an unexpected error' },
   // Data-parallel training (lib/distributed/env.ts): what torchrun, Slurm or `reviewkd --nproc` set.
   { name: 'RANK', doc: "this process's rank in a distributed run (torchrun; else SLURM_PROCID)" },

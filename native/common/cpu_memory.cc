@@ -9,13 +9,21 @@
 // process until releaseFreedCpuMemory() (the Trainer calls it when fit() ends) or exit.
 #include "common/cpu_memory.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/reusing_cpu_allocator.h"
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 namespace rk {
 
-bool keepFreedCpuMemory() {
+namespace {
+
+bool tuneMalloc() {
 #if defined(__GLIBC__)
   constexpr int kMmapThreshold = 32 << 20;      // DEFAULT_MMAP_THRESHOLD_MAX on 64-bit glibc
   constexpr int kTrimThreshold = 1 << 30;       // an int: 1 GiB is the largest power of two mallopt takes
@@ -27,11 +35,31 @@ bool keepFreedCpuMemory() {
 #endif
 }
 
-bool releaseFreedCpuMemory() {
-#if defined(__GLIBC__)
-  return malloc_trim(0) == 1;
-#else
+// The reusing allocator's bound: a quarter of the physical memory, at most 8 GiB.
+std::size_t cacheBound() {
+  const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
+  const std::size_t physical = pages > 0 && pageSize > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(pageSize) : 0;
+  return std::min<std::size_t>(physical / 4, std::size_t{8} << 30);
+}
+
+}  // namespace
+
+bool keepFreedCpuMemory(const std::string& how) {
+  if (how == "malloc") return tuneMalloc();
+  if (how == "cache") {
+    installReusingCpuAllocator(cacheBound());
+    tuneMalloc();
+    return true;
+  }
   return false;
+}
+
+bool releaseFreedCpuMemory() {
+  const bool emptied = emptyReusingCpuAllocator() > 0;
+#if defined(__GLIBC__)
+  return malloc_trim(0) == 1 || emptied;
+#else
+  return emptied;
 #endif
 }
 
