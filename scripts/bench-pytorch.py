@@ -337,6 +337,8 @@ def main():
         print('mode  pair                      batch  thread  distill img/s  student img/s  teacher fwd img/s')
     for mode in modes:
         for pair in args.pairs.split(','):
+            if pair not in PAIRS:  # e.g. the ImageNet pair: no timing model here
+                continue
             for batch in batches:
                 fns = make_step(pair, batch, mode == 'fast')
                 for on_thread in places:

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 // npm run bench: img/s of the full ReviewKD distillation step per paper pair, the student-only step and
-// the teacher forward alone, in plain fp32 and with the fast paths (channels-last, bf16 autocast), next
-// to the reference PyTorch figures of the speed issue; then the cost of a native call.
-//   node scripts/bench.js [--device cpu|cuda] [--pair resnet56-resnet20 ...] [--batch 64 ...]
-//                         [--steps 8] [--repeats 3] [--modes fp32,fast] [--json] [--quick]
+// the teacher forward alone, in plain fp32 and with the fast paths (channels-last, bf16 autocast); on the
+// CPU, in the same run, the same step written in PyTorch by a careful user (scripts/bench-pytorch.py: fp32,
+// and channels-last + bf16 autocast with the teacher in eval mode under no_grad) with --python's torch
+// (default python3; --no-pytorch skips it); then the cost of a native call.
+//   node scripts/bench.js [--device cpu|cuda] [--pair resnet56-resnet20 ...] [--batch 64 --batch 128]
+//                         [--steps 8] [--repeats 3] [--modes fp32,fast] [--python python3] [--no-pytorch]
+//                         [--json] [--quick]
 //   node scripts/bench.js --data DIR [--workers 8] [--images 2000] [--python python3] [--no-step] [--json]
 //     the input pipeline on an image folder (an ILSVRC root uses train/): ours (rk.bench.runPipelineBench)
 //     and the PyTorch one (scripts/bench-pytorch.py --data: PIL, DataLoader with 2 workers) in one run,
@@ -13,15 +16,6 @@ const { parseArgs } = require('util');
 const { spawnSync } = require('child_process');
 const path = require('path');
 const rk = require('..');
-
-// The reference ReviewKD implementation, as measured in the speed issue (img/s).
-const REFERENCE = {
-  cpu: { 'resnet56-resnet20@64': 235, 'resnet32x4-resnet8x4@64': 29 },
-  'H100 80GB': {
-    'resnet56-resnet20@128': 5621, 'resnet56-resnet20@512': 8685, 'wrn-40-2-wrn-16-2@128': 5011,
-    'resnet32x4-resnet8x4@128': 3245, 'resnet32x4-resnet8x4@512': 3831, 'resnet34-resnet18@256': 2041,
-  },
-};
 
 const { values } = parseArgs({
   options: {
@@ -38,6 +32,7 @@ const { values } = parseArgs({
     images: { type: 'string' },
     python: { type: 'string', default: 'python3' },
     'no-step': { type: 'boolean', default: false },
+    'no-pytorch': { type: 'boolean', default: false },
   },
 });
 
@@ -68,6 +63,20 @@ async function pipelineBench() {
   }
 }
 
+/** The same pairs, batch sizes and modes timed in PyTorch (scripts/bench-pytorch.py --json), or {error}. */
+function pytorchRun(reports) {
+  const pairs = [...new Set(reports.flatMap((rep) => rep.results.map((r) => r.pair)))];
+  const batches = [...new Set(reports.flatMap((rep) => rep.results.map((r) => r.batchSize)))];
+  if (!values.json) process.stderr.write(`  timing the same step in PyTorch (${values.python} scripts/bench-pytorch.py)\n`);
+  const args = [path.join(__dirname, 'bench-pytorch.py'), '--pairs', pairs.join(','), '--batch', batches.join(','), '--modes', reports.map((r) => r.mode).join(','),
+    '--thread', 'main', '--threads', String(reports[0].threads), '--json'];
+  if (values.steps) args.push('--steps', values.steps);
+  if (values.repeats) args.push('--repeats', values.repeats);
+  const py = spawnSync(values.python, args, { encoding: 'utf8' });
+  if (py.status !== 0) return { error: (py.stderr || String(py.error)).trim().split('\n').pop() };
+  return JSON.parse(py.stdout.trim().split('\n').pop());
+}
+
 (async () => {
   if (values.data) return pipelineBench();
   const quick = values.quick;
@@ -89,22 +98,33 @@ async function pipelineBench() {
     });
     reports.push({ mode, ...report });
   }
+  const pytorch = values.device === 'cpu' && !values['no-pytorch'] && !quick ? pytorchRun(reports) : null;
   const overhead = spawnSync(process.execPath, [path.join(__dirname, 'bench-call-overhead.js'), '--json'], { encoding: 'utf8' });
   const callOverhead = overhead.status === 0 ? JSON.parse(overhead.stdout).nsPerCall : null;
   if (values.json) {
-    console.log(JSON.stringify({ reports, callOverheadNs: callOverhead }, null, 2));
+    console.log(JSON.stringify({ reports, pytorch, callOverheadNs: callOverhead }, null, 2));
     return;
   }
   const first = reports[0];
   console.log(`LibTorch ${first.libtorch} (${first.variant}), device ${first.device}, ${first.threads} threads, method ${first.method}`);
-  console.log('mode  pair                      batch  distill img/s  student img/s  teacher fwd img/s  reference img/s  speed-up');
+  if (pytorch?.error) console.log(`PyTorch not measured: ${pytorch.error} (pass --python <a python with torch>)`);
+  else if (pytorch) console.log(`PyTorch ${pytorch.torch}, ${pytorch.threads} threads, same run (scripts/bench-pytorch.py; fast = the careful user: channels-last + bf16 autocast, teacher eval + no_grad)`);
+  console.log('mode  pair                      batch  distill img/s  student img/s  teacher fwd img/s  PyTorch distill img/s  ours/PyTorch');
   for (const rep of reports) {
     for (const r of rep.results) {
-      const refTable = rep.device === 'cpu' ? REFERENCE.cpu : {};
-      const ref = refTable[`${r.pair}@${r.batchSize}`];
+      const py = pytorch?.results?.find((p) => p.mode === rep.mode && p.pair === r.pair && p.batch === r.batchSize);
       console.log(
-        `${rep.mode.padEnd(5)} ${r.pair.padEnd(25)} ${String(r.batchSize).padStart(5)}  ${r.distillImagesPerSecond.toFixed(0).padStart(13)}  ${r.studentImagesPerSecond.toFixed(0).padStart(13)}  ${r.teacherForwardImagesPerSecond.toFixed(0).padStart(17)}  ${ref ? String(ref).padStart(15) : '              -'}  ${ref ? `${(r.distillImagesPerSecond / ref).toFixed(2)}x` : '-'}`,
+        `${rep.mode.padEnd(5)} ${r.pair.padEnd(25)} ${String(r.batchSize).padStart(5)}  ${r.distillImagesPerSecond.toFixed(0).padStart(13)}  ${r.studentImagesPerSecond.toFixed(0).padStart(13)}  ${r.teacherForwardImagesPerSecond.toFixed(0).padStart(17)}  ${py ? py.distillImagesPerSecond.toFixed(0).padStart(21) : '                    -'}  ${py ? `${(r.distillImagesPerSecond / py.distillImagesPerSecond).toFixed(2)}x`.padStart(12) : '           -'}`,
       );
+    }
+    // A larger batch must not be slower per image (the page-fault collapse of the speed issue).
+    for (const pair of new Set(rep.results.map((r) => r.pair))) {
+      const rows = rep.results.filter((r) => r.pair === pair).sort((a, b) => a.batchSize - b.batchSize);
+      for (let k = 1; k < rows.length; k++) {
+        if (rows[k].distillImagesPerSecond < rows[k - 1].distillImagesPerSecond) {
+          console.log(`  note: ${rep.mode} ${pair} is slower per image at batch ${rows[k].batchSize} than at ${rows[k - 1].batchSize}`);
+        }
+      }
     }
   }
   if (callOverhead) {
