@@ -137,6 +137,8 @@ describe('methods: every method through the CLI (2 epochs, generated data)', fun
       epochs: 1, batch: 32, lr: 0.02, momentum: 0.8, weightDecay: 1e-4, noNesterov: true, warmupEpochs: 1, lossWarmup: 2, seed: 3,
       teacherBn: 'batch', channelsLast: true, autocast: 'off', keepLast: 1, evalEvery: 1, checkpointEvery: 3, maxBadSteps: 5,
       statsEvery: 2, dropLast: true, progress: 'none', progressEvery: 5, ceWeight: 0.5, schedule: 'step', milestones: [1], gamma: 0.5, noAugment: true,
+      // The default: true needs a CUDA device (refused on the CPU; test/gpu covers it).
+      cudaGraphs: false,
     };
     const config = {};
     for (const f of RUN_FIELDS) {
