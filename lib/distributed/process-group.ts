@@ -2,6 +2,7 @@
 // for CUDA tensors), set up from a launcher's environment or from options. Every collective returns a
 // Promise (the waiting happens off the event loop) and fails after the group's timeout with an error
 // naming the ranks that did not report.
+import { describe } from '../checks';
 import { native } from '../native';
 import type { NativeBinding, NativeTensor } from '../native-types';
 import { Tensor, tensor } from '../tensor';
@@ -44,7 +45,7 @@ function binding(): DistributedBinding {
 
 function intOption(name: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-    throw new RangeError(`rk.distributed.init: option '${name}' must be an integer in [${lo}, ${hi}]; got ${typeof v === 'string' ? `'${v}'` : String(v)}`);
+    throw new RangeError(`rk.distributed.init: option '${name}' must be an integer in [${lo}, ${hi}]; got ${describe(v)}`);
   }
   return v;
 }
@@ -125,7 +126,7 @@ export class ProcessGroup {
   async allGatherStrings(value: string): Promise<string[]> {
     if (typeof value !== 'string') throw new TypeError('ProcessGroup.allGatherStrings: argument \'value\' must be a string');
     const bytes = Buffer.from(value, 'utf8');
-    const lengths = await this.allReduceNumbersGathered(bytes.length);
+    const lengths = await this.gatherLengths(bytes.length);
     const max = Math.max(1, ...lengths);
     const padded = new Uint8Array(max);
     padded.set(bytes);
@@ -142,7 +143,7 @@ export class ProcessGroup {
     }
   }
 
-  private async allReduceNumbersGathered(n: number): Promise<number[]> {
+  private async gatherLengths(n: number): Promise<number[]> {
     const t = tensor(Float64Array.from([n]), { dtype: 'float64' });
     try {
       const all = await this.allGather(t);
@@ -190,14 +191,14 @@ export async function init(options: InitOptions = {}): Promise<ProcessGroup> {
   const localWorldSize = intOption('localWorldSize', o.localWorldSize ?? env?.localWorldSize ?? worldSize, 1, 1 << 20);
   const localRank = intOption('localRank', o.localRank ?? env?.localRank ?? rank % localWorldSize, 0, localWorldSize - 1);
   const masterAddr = o.masterAddr ?? env?.masterAddr ?? '127.0.0.1';
-  if (typeof masterAddr !== 'string' || masterAddr.trim() === '') throw new TypeError(`rk.distributed.init: option 'masterAddr' must be a host name or address; got ${String(masterAddr)}`);
+  if (typeof masterAddr !== 'string' || masterAddr.trim() === '') throw new TypeError(`rk.distributed.init: option 'masterAddr' must be a host name or address; got ${describe(masterAddr)}`);
   const masterPort = intOption('masterPort', o.masterPort ?? env?.masterPort ?? DEFAULT_MASTER_PORT, 1, 65535);
   const timeoutMs = intOption('timeoutMs', o.timeoutMs ?? env?.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1, 2 ** 40);
   const threads = intOption('threads', o.threads ?? 2, 1, 64);
   const device = o.device ?? 'cpu';
   if (typeof device !== 'string') throw new TypeError("rk.distributed.init: option 'device' must be a string ('cpu', 'cuda', 'cuda:1')");
   const requested = o.backend ?? 'auto';
-  if (!['auto', 'gloo', 'nccl'].includes(requested)) throw new RangeError(`rk.distributed.init: option 'backend' must be 'auto', 'gloo' or 'nccl'; got '${String(requested)}'`);
+  if (!['auto', 'gloo', 'nccl'].includes(requested)) throw new RangeError(`rk.distributed.init: option 'backend' must be 'auto', 'gloo' or 'nccl'; got ${describe(requested)}`);
   const backend = requested === 'auto' ? (device.startsWith('cuda') ? 'nccl' : 'gloo') : (requested as 'gloo' | 'nccl');
   if (backend === 'nccl' && !binding().ncclAvailable()) {
     throw new Error("rk.distributed.init: backend 'nccl' is not in this build of reviewkd (it needs the CUDA variant compiled with nccl.h); use backend 'gloo'");

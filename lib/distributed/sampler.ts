@@ -3,6 +3,7 @@
 // own contiguous, disjoint slice of each, all slices of one batch the same size. So step k trains, over all
 // ranks, exactly the samples a single process takes at step k with the same batch size (the union batch),
 // whatever the world size, and every rank takes the same number of steps.
+import { describe } from '../checks';
 import { BatchSampler, type BatchSamplerOptions } from '../data';
 
 export class ShardedBatchSampler extends BatchSampler {
@@ -13,8 +14,8 @@ export class ShardedBatchSampler extends BatchSampler {
   /** `options.batchSize` is the global batch; it must be a multiple of `worldSize`. */
   constructor(count: number, options: BatchSamplerOptions, rank: number, worldSize: number) {
     super(count, options);
-    if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`ShardedBatchSampler: worldSize must be a positive integer; got ${String(worldSize)}`);
-    if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`ShardedBatchSampler: rank must be in [0, ${worldSize - 1}]; got ${String(rank)}`);
+    if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`ShardedBatchSampler: argument 'worldSize' must be a positive integer; got ${describe(worldSize)}`);
+    if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`ShardedBatchSampler: argument 'rank' must be an integer in [0, ${worldSize - 1}]; got ${describe(rank)}`);
     if (this.batchSize % worldSize !== 0) {
       throw new RangeError(`the global batch size (${this.batchSize}) must be a multiple of the world size (${worldSize}): each rank takes batchSize / worldSize samples per step`);
     }

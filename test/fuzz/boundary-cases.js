@@ -356,6 +356,15 @@ function targets(ctx) {
     return c.sgd.lr;
   });
 
+  // --- rk.distributed (no job is joined here: init() without a launcher environment throws)
+  add('distributed.launcherEnv', () => [], (c, a) => rk.distributed.launcherEnv(...a));
+  add('distributed.isLaunched', () => [], (c, a) => rk.distributed.isLaunched(...a));
+  add('distributed.recordError', () => [new Error('x')], (c, a) => rk.distributed.recordError(...a));
+  add('new distributed.ShardedBatchSampler', () => [10, { batchSize: 4, seed: 1 }, 0, 2], (c, a) => new rk.distributed.ShardedBatchSampler(...a).epoch(0).length, {
+    options: [1, ['batchSize', 'seed', 'dropLast', 'shuffle']],
+  });
+  add('distributed.init(no launcher)', () => [{ timeoutMs: 1000 }], (c, a) => rk.distributed.init(...a), { noFuzz: true });
+
   // --- rk.train
   add('train.learningRate', () => [0.1, { type: 'step' }, 0, { epoch: 1, step: 0, stepsPerEpoch: 10, epochs: 5 }], (c, a) => rk.train.learningRate(...a), {
     options: [3, ['epoch', 'step', 'stepsPerEpoch', 'epochs']],
