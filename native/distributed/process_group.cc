@@ -187,15 +187,20 @@ std::string ProcessGroup::missingRanks() {
   // The other survivors report within moments of seeing the abort; whoever does not is lost or stuck.
   const auto deadline = Clock::now() + std::min<milliseconds>(config_.timeout, milliseconds(5000));
   std::vector<int> missing;
+  bool polled = false;
   for (;;) {
-    missing.clear();
+    std::vector<int> now;
     try {
       for (int r = 0; r < config_.worldSize; ++r) {
-        if (!store->check({key(r)})) missing.push_back(r);
+        if (!store->check({key(r)})) now.push_back(r);
       }
     } catch (const std::exception&) {
+      // Rank 0 reported and then ended its process (taking the store with it): the last answer stands.
+      if (polled) break;
       return "rank 0 is lost (it hosts the rendezvous store, which stopped answering)";
     }
+    missing = now;
+    polled = true;
     if (missing.empty() || Clock::now() > deadline) break;
     std::this_thread::sleep_for(milliseconds(100));
   }
