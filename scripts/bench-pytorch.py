@@ -290,6 +290,13 @@ def bench_pipeline(args):
     sub = torch.utils.data.Subset(ds, list(range(count)))
     loader = torch.utils.data.DataLoader(sub, batch_size=args.batch, shuffle=True, num_workers=args.workers,
                                          persistent_workers=False, generator=torch.Generator().manual_seed(0))
+    import resource
+
+    def cpu_seconds():  # this process and its finished children (the DataLoader's workers, once joined)
+        a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+    cpu0 = cpu_seconds()
     t0 = time.perf_counter()
     first, seen = None, 0
     for images, labels in loader:
@@ -298,15 +305,17 @@ def bench_pipeline(args):
             first = time.perf_counter()  # worker start-up and the first batch are not steady state
         else:
             seen += images.shape[0]
-    total = time.perf_counter() - t0
     steady = seen / max(time.perf_counter() - first, 1e-9)
+    total = time.perf_counter() - t0
+    del loader  # joins the workers, so their CPU time is counted
+    cpu_ms = 1000 * (cpu_seconds() - cpu0) / count
     report = {'pipeline': 'pytorch', 'workers': args.workers, 'batch': args.batch, 'images': count,
-              'imagesPerSecond': steady, 'seconds': total, 'torch': torch.__version__}
+              'imagesPerSecond': steady, 'cpuMsPerImage': cpu_ms, 'seconds': total, 'torch': torch.__version__}
     if args.json:
         print(json.dumps(report))
     else:
         print(f"PyTorch pipeline (PIL, RandomResizedCrop 224 + flip, uint8, DataLoader {args.workers} workers, batch {args.batch}): "
-              f"{steady:.0f} img/s over {count} images ({total:.1f} s)")
+              f"{steady:.0f} img/s over {count} images ({total:.1f} s), {cpu_ms:.2f} CPU ms per image (workers included)")
 
 
 def main():

@@ -50,10 +50,11 @@ async function pipelineBench() {
     return;
   }
   console.log(`input pipeline on ${dir} (${ours.images} images timed after a first batch of ${ours.batchSize}, ${ours.size}x${ours.size} random-resized crop + flip, uint8), img/s:`);
-  console.log(`  reviewkd (sharp, ${ours.workers} at once)             ${ours.pipelineImagesPerSecond.toFixed(0).padStart(6)}`);
+  console.log('                                                  img/s   CPU ms/image');
+  console.log(`  reviewkd (sharp, ${ours.workers} at once)                   ${ours.pipelineImagesPerSecond.toFixed(0).padStart(6)}   ${ours.cpuMsPerImage.toFixed(2).padStart(6)}`);
   if (pytorch.imagesPerSecond) {
-    console.log(`  PyTorch (PIL, DataLoader ${pytorch.workers} workers, torch ${pytorch.torch}) ${pytorch.imagesPerSecond.toFixed(0).padStart(6)}`);
-    console.log(`  ratio                                         ${(ours.pipelineImagesPerSecond / pytorch.imagesPerSecond).toFixed(2).padStart(6)}x`);
+    console.log(`  PyTorch (PIL, DataLoader ${pytorch.workers} workers, torch ${pytorch.torch})  ${pytorch.imagesPerSecond.toFixed(0).padStart(6)}   ${pytorch.cpuMsPerImage.toFixed(2).padStart(6)}`);
+    console.log(`  reviewkd / PyTorch                                ${(ours.pipelineImagesPerSecond / pytorch.imagesPerSecond).toFixed(2).padStart(5)}x  ${(ours.cpuMsPerImage / pytorch.cpuMsPerImage).toFixed(2).padStart(5)}x the CPU time`);
   } else console.log(`  PyTorch: not measured (${pytorch.error}); pass --python <a python with torch and Pillow>`);
   if (step) {
     console.log(`\n${step.pair} distillation step, batch ${step.batchSize}, img/s:`);

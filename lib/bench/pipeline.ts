@@ -43,6 +43,11 @@ export interface PipelineBenchReport {
   size: number;
   /** Steady-state images/s of decode + crop + flip to uint8 batches (the first batch, with its start-up, excluded). */
   pipelineImagesPerSecond: number;
+  /**
+   * CPU time of the process (every thread: the event loop and the decoder's pool) per image decoded, in ms,
+   * the first batch included: a measure that holds on a machine shared with other work, where img/s does not.
+   */
+  cpuMsPerImage: number;
   threads: number;
   step?: {
     pair: string;
@@ -110,14 +115,19 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
   if (images < 2 * batchSize) throw new RangeError(`runPipelineBench: '${dir}' has ${stream.count} images; the timing needs at least 2 batches of ${batchSize}`);
   options.onProgress?.(`input pipeline: ${images} images of ${dir}, batch ${batchSize}, ${workers} at once`);
   let seen = 0;
+  let decoded = 0;
   let first = 0n;
+  const cpu0 = process.cpuUsage();
   for await (const b of stream.batches({ batchSize, epoch: 0 })) {
+    decoded += b.count;
     if (first === 0n) first = process.hrtime.bigint();
     else seen += b.count;
     if (seen + batchSize > images) break;
   }
   const pipelineImagesPerSecond = seen / (Number(process.hrtime.bigint() - first) / 1e9);
-  const report: PipelineBenchReport = { data: dir, images: seen, workers, batchSize, size, pipelineImagesPerSecond, threads: info().threads };
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMsPerImage = (cpu.user + cpu.system) / 1000 / Math.max(1, decoded);
+  const report: PipelineBenchReport = { data: dir, images: seen, workers, batchSize, size, pipelineImagesPerSecond, cpuMsPerImage, threads: info().threads };
   const pair = options.pair === undefined ? 'resnet34-resnet18' : options.pair;
   if (pair !== null) {
     if (!BENCH_PAIRS[pair]) throw new RangeError(`runPipelineBench: unknown pair '${pair}'; known: ${Object.keys(BENCH_PAIRS).join(', ')}`);
