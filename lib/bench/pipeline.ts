@@ -17,7 +17,7 @@ export interface PipelineBenchOptions {
   data: string;
   /** Images decoded at once (default 8; libuv's thread pool, UV_THREADPOOL_SIZE, bounds the real parallelism). */
   workers?: number;
-  /** Batch size of the pipeline timing (default 64). */
+  /** Batch size of the pipeline timing (default 64, or half the images when there are fewer than 128). */
   batchSize?: number;
   /** At most this many images in the pipeline timing (default: all, up to 2,000). */
   images?: number;
@@ -107,11 +107,12 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
   if (typeof options !== 'object' || options === null || typeof options.data !== 'string') throw new TypeError("runPipelineBench: option 'data' (a folder) is required");
   const dir = trainFolder(options.data);
   const workers = options.workers ?? 8;
-  const batchSize = options.batchSize ?? 64;
   const size = options.size ?? 224;
   const device = options.device ?? 'cpu';
   const stream = await openImageStream(dir, { size, concurrency: workers });
   const images = Math.min(stream.count, options.images ?? 2000);
+  // Two batches at least: the first one (start-up) is not timed.
+  const batchSize = options.batchSize ?? Math.max(1, Math.min(64, Math.floor(images / 2)));
   if (images < 2 * batchSize) throw new RangeError(`runPipelineBench: '${dir}' has ${stream.count} images; the timing needs at least 2 batches of ${batchSize}`);
   options.onProgress?.(`input pipeline: ${images} images of ${dir}, batch ${batchSize}, ${workers} at once`);
   let seen = 0;
