@@ -19,6 +19,11 @@ const { findFile } = require('../dist/loader/cuda-build-args');
 const { cudaCheckTorchVersion } = require('../dist/loader/package-info');
 
 const version = cudaCheckTorchVersion();
+// The addon has no device code of its own (no .cu files: CUDA work goes through LibTorch's kernels and
+// c10/ATen calls), so this list changes no byte of the binary; torch's CMake only needs one when no GPU is
+// visible. It is the list pip's cu130 wheel itself is built for (Turing to Blackwell), so the prebuilt CUDA
+// variant made from this build (scripts/prebuild.js) claims no architecture torch does not have.
+const PREBUILT_CUDA_ARCHS = '7.5;8.0;8.6;9.0;10.0;12.0';
 const log = (m) => process.stderr.write(`${m}\n`);
 
 function ensureUnpacked(requirement, dir, keep) {
@@ -52,7 +57,7 @@ function main() {
     LIBTORCH: torch.root,
     CUDA_HOME: cudaHome,
     CUDA_nvrtc_LIBRARY: nvrtc,
-    TORCH_CUDA_ARCH_LIST: process.env.TORCH_CUDA_ARCH_LIST || '9.0',
+    TORCH_CUDA_ARCH_LIST: process.env.TORCH_CUDA_ARCH_LIST || PREBUILT_CUDA_ARCHS,
   };
   log(`reviewkd: CUDA compile check against LibTorch ${torch.version} (${torch.root})`);
   const r = spawnSync(process.execPath, [path.join(root, 'dist', 'loader', 'native-build.js'), '--out', out], { cwd: root, stdio: 'inherit', env });

@@ -73,11 +73,13 @@ describe('package: the packed tarball, installed without scripts or a compiler',
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('holds the prebuilt binary with its build record, the sources for a fallback build, and nothing else', () => {
+  it('holds both prebuilt variants (CPU, CUDA) with their build records, the sources for a fallback build, and nothing else', () => {
     const files = mustRun('tar', ['-tzf', tarball]).stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
     for (const needed of [
       'binaries/cpu/prebuilds/linux-x64/reviewkd.node',
       'binaries/cpu/prebuilds/linux-x64/reviewkd-build.json',
+      'binaries/cuda/prebuilds/linux-x64/reviewkd.node',
+      'binaries/cuda/prebuilds/linux-x64/reviewkd-build.json',
       'dist/index.js', 'dist/index.d.ts', 'dist/esm/index.mjs', 'dist/esm/index.d.mts', 'bin/reviewkd.js',
       'native/addon.cc', 'CMakeLists.txt', 'dist/loader/native-build.js', 'dist/loader/wheel-fetch.js',
       'dist/loader/install-hook.js', 'package.json', 'README.md',
@@ -87,6 +89,10 @@ describe('package: the packed tarball, installed without scripts or a compiler',
     assert.deepStrictEqual(files.filter((f) => /(^|\/)lib(torch|c10)[^/]*\.so|\.whl$/.test(f)), [], 'LibTorch never goes into the tarball');
     const record = JSON.parse(mustRun('tar', ['-xzOf', tarball, 'package/binaries/cpu/prebuilds/linux-x64/reviewkd-build.json']).stdout);
     assert.deepStrictEqual([record.prebuilt, record.libtorch.variant, record.libtorch.version], [true, 'cpu', `${require('../../package.json').libtorch.version}+cpu`]);
+    const cuda = JSON.parse(mustRun('tar', ['-xzOf', tarball, 'package/binaries/cuda/prebuilds/linux-x64/reviewkd-build.json']).stdout);
+    assert.deepStrictEqual([cuda.prebuilt, cuda.libtorch.variant, cuda.libtorch.version], [true, 'cuda', `${require('../../package.json').libtorch.cudaCheckVersion}+cu130`]);
+    assert.strictEqual(cuda.libtorch.root, undefined, 'a prebuilt record names no build-machine folder');
+    process.stderr.write(`      (tarball: ${(fs.statSync(tarball).size / 1e6).toFixed(2)} MB)\n`);
     assert.ok(fs.statSync(tarball).size < 5e6, `tarball is ${fs.statSync(tarball).size} bytes`);
   });
 
