@@ -127,7 +127,7 @@ export class ProcessGroup {
     if (typeof value !== 'string') throw new TypeError('ProcessGroup.allGatherStrings: argument \'value\' must be a string');
     const bytes = Buffer.from(value, 'utf8');
     const lengths = await this.gatherLengths(bytes.length);
-    const max = Math.max(1, ...lengths);
+    const max = lengths.reduce((a, b) => Math.max(a, b), 1);
     const padded = new Uint8Array(max);
     padded.set(bytes);
     const t = tensor(padded, { dtype: 'uint8' });
