@@ -1,26 +1,28 @@
 // How Trainer.fit and evaluate consume an ImageStream: the fit loop still draws sample indices from its
-// BatchSampler (so resume, checkpoints and a data-parallel sampler work unchanged); the sampler below
-// also tells a Prefetcher which batches come next, and the step takes the decoded batch for its indices.
-import { BatchSampler, type BatchSamplerOptions, type ImageStream, type StreamBatch } from '../data';
+// sampler (a BatchSampler, or a data-parallel rank's ShardedBatchSampler), so resume and checkpoints work
+// unchanged; the feeder below wraps that sampler, tells a Prefetcher which batches come next, and the step
+// takes the decoded batch for its indices.
+import { BatchSampler, type ImageStream, type StreamBatch } from '../data';
 import { Prefetcher } from '../data/prefetch';
 import { noGrad, tensor, type Tensor } from '../tensor';
 
-/** A BatchSampler whose epochs start decoding their batches ahead of the steps. */
+/** A sampler that yields `inner`'s batches and starts decoding them ahead of the steps. */
 export class StreamFeeder extends BatchSampler {
   private ahead: Prefetcher<Int32Array, StreamBatch> | null = null;
 
   constructor(
     private readonly stream: ImageStream,
-    options: BatchSamplerOptions,
+    private readonly inner: BatchSampler,
     private readonly depth: number,
   ) {
-    super(stream.count, options);
+    super(inner.count, { batchSize: inner.batchSize, shuffle: inner.shuffle, seed: inner.seed, dropLast: inner.dropLast });
+    if (inner.count !== stream.count) throw new RangeError(`StreamFeeder: the sampler draws from ${inner.count} samples but the stream has ${stream.count}`);
   }
 
   override *batches(epoch: number, from = 0): IterableIterator<Int32Array> {
     this.ahead?.close();
-    this.ahead = new Prefetcher(super.batches(epoch, from), (ix: Int32Array) => this.stream.loadBatch(ix, { epoch, seed: this.seed }), this.depth);
-    for (const b of super.batches(epoch, from)) yield b;
+    this.ahead = new Prefetcher(this.inner.batches(epoch, from), (ix: Int32Array) => this.stream.loadBatch(ix, { epoch, seed: this.seed }), this.depth);
+    for (const b of this.inner.batches(epoch, from)) yield b;
     this.stream.warnSkipped();
   }
 

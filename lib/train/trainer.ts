@@ -491,11 +491,13 @@ export class Trainer {
 
     const samplerOptions = { batchSize, seed: this.options.seed ?? runDefault<number>('seed'), dropLast: options.dropLast ?? runDefault<boolean>('dropLast') };
     const trainData = this.options.train;
-    const feeder = isImageStream(trainData) ? new StreamFeeder(trainData, samplerOptions, trainData.prefetch) : null;
     // Data-parallel (data-parallel.ts): this rank's shard of each global batch; only rank 0 writes.
     const dp = this.options.processGroup ? new DataParallel(this.options.processGroup, this.parallelParts()) : null;
     const writeDir = dp && !dp.isMain ? undefined : runDir;
-    const sampler = feeder ?? (dp ? dp.sampler(trainData.count, samplerOptions) : new BatchSampler(trainData.count, samplerOptions));
+    const base = dp ? dp.sampler(trainData.count, samplerOptions) : new BatchSampler(trainData.count, samplerOptions);
+    // A stream decodes the batches the sampler (this rank's, when data-parallel) draws, ahead of the steps.
+    const feeder = isImageStream(trainData) ? new StreamFeeder(trainData, base, trainData.prefetch) : null;
+    const sampler = feeder ?? base;
     const logger = new RunLogger(writeDir, dp && !dp.isMain ? 'none' : options.progress ?? runDefault<ProgressMode>('progress'), this.lossNames, `[${this.options.student.name}${this.method === 'vanilla' ? '' : ` <- ${this.options.teacher?.name} ${this.method}`}]`, progressEvery);
     for (const line of lossWarmup.messages) logger.message(line);
     const checkpoints = new CheckpointPolicy(writeDir, keepLast, checkpointEvery, (dir, name, state) => this.checkpoint(dir, name, state));
