@@ -3,6 +3,7 @@
 // RandomResizedCrop + flip for training, Resize + CenterCrop for evaluation) and hands uint8 batches to
 // the trainer, which normalises them on the device. Order and crops are functions of (seed, epoch,
 // index) alone, so a run resumed mid-epoch sees exactly the batches it would have seen.
+import { createHash } from 'crypto';
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 
@@ -106,6 +107,7 @@ export class ImageStream {
   readonly labels: Int32Array;
   private readonly bad = new Map<number, string>();
   private reported = 0;
+  private digest: string | undefined;
 
   private constructor(
     /** The folder or shard folder's name. */
@@ -133,6 +135,27 @@ export class ImageStream {
   /** Batches decoded ahead of the consumer (the `prefetch` option). */
   get prefetch(): number {
     return this.opts.prefetch;
+  }
+
+  /**
+   * What identifies the stream's data and transform, for comparing ranks of a data-parallel job: the
+   * source's name, a digest of its sample list (relative paths or shard names and members, with labels;
+   * independent of where the data is mounted, so machines may keep it at different paths), the counts
+   * and every transform option that changes the decoded pixels.
+   */
+  get identity(): Record<string, unknown> {
+    if (!this.digest) {
+      const ix = this.index;
+      const h = createHash('sha1');
+      const names = ix.kind === 'folder' ? ix.files : ix.members!.map((m, i) => `${path.basename(ix.files[ix.shardOf![i]])}:${m}`);
+      for (let i = 0; i < names.length; i++) h.update(`${names[i]}\t${ix.labels[i]}\n`);
+      this.digest = h.digest('hex').slice(0, 16);
+    }
+    const { transform, size, resize, flip, ranges } = this.opts;
+    return {
+      source: this.name, samples: this.digest, count: this.count, numClasses: this.numClasses, transform, size,
+      ...(transform === 'eval' ? { resize } : { scale: ranges.scale, ratio: ranges.ratio, flip }), mean: this.mean, std: this.std,
+    };
   }
 
   /** Whether the sample list came from the cache file. */

@@ -6,16 +6,17 @@
 // per rank during an epoch, as in DDP, and taken from rank 0 before every evaluation and checkpoint.
 import type { ProcessGroup } from '../distributed';
 import { ShardedBatchSampler } from '../distributed/sampler';
-import type { BatchSamplerOptions } from '../data';
+import type { BatchSamplerOptions, ImageStream } from '../data';
 import type { Module } from '../module';
 import { Tensor } from '../tensor';
 import type { NativeDistiller } from './binding';
 import type { RunState, StepSums } from './run-state';
+import { evaluateStream } from './stream-feed';
 
-/** What the trainer lends the data-parallel layer. */
 /** What the native evaluate() returns. */
 type EvalSums = { lossSum: number; top1: number; top5: number; count: number; classCorrect: number[]; classCount: number[] };
 
+/** What the trainer lends the data-parallel layer. */
 export interface ParallelParts {
   distiller: NativeDistiller;
   /** The trained modules: the student, then the loss terms' modules. */
@@ -51,13 +52,12 @@ export class DataParallel {
   constructor(readonly group: ProcessGroup, private readonly parts: ParallelParts) {}
 
   /** Trainer.create's checks of option 'processGroup'. */
-  static check(group: unknown, streamed: boolean): void {
+  static check(group: unknown): void {
     const g = group as ProcessGroup | null;
     if (typeof g !== 'object' || g === null || typeof g.allReduce !== 'function' || typeof g.rank !== 'number') {
       throw new TypeError("Trainer.create: option 'processGroup' must be a process group from rk.distributed.init()");
     }
     if (g.destroyed) throw new Error("Trainer.create: option 'processGroup' was destroyed");
-    if (streamed) throw new Error("Trainer.create: data-parallel training takes in-memory data for now; option 'train' is an image stream");
   }
 
   get isMain(): boolean {
@@ -145,12 +145,16 @@ export class DataParallel {
     };
   }
 
-  /** Evaluation over all ranks: each evaluates its contiguous part of the test set, the results are summed. */
-  async evaluate(test: { images: Tensor; labels: Tensor }, numClasses: number): Promise<EvalSums> {
-    const count = test.labels.shape[0];
+  /** This rank's contiguous part [start, end) of an evaluation set of `count` samples (empty for late ranks of tiny sets). */
+  evalPart(count: number): [number, number] {
     const per = Math.ceil(count / this.group.worldSize);
     const start = Math.min(count, this.group.rank * per);
-    const end = Math.min(count, start + per);
+    return [start, Math.min(count, start + per)];
+  }
+
+  /** Evaluation over all ranks: each evaluates its contiguous part of the test set, the results are summed. */
+  async evaluate(test: { images: Tensor; labels: Tensor }, numClasses: number): Promise<EvalSums> {
+    const [start, end] = this.evalPart(test.labels.shape[0]);
     let r: EvalSums;
     if (end > start) {
       const images = test.images.slice(0, start, end);
@@ -165,6 +169,28 @@ export class DataParallel {
       r = { lossSum: 0, top1: 0, top5: 0, count: 0, classCorrect: new Array(numClasses).fill(0), classCount: new Array(numClasses).fill(0) };
     }
     return this.reduceEval(r);
+  }
+
+  /**
+   * Evaluation of an image stream over all ranks, as for in-memory data: each rank decodes and evaluates
+   * its contiguous part of the samples in index order (`evalChunk` runs the native evaluate on one
+   * decoded chunk), the sums are combined.
+   */
+  async evaluateStream(stream: ImageStream, batchSize: number, evalChunk: (images: Tensor, labels: Tensor) => Promise<EvalSums>): Promise<EvalSums> {
+    const [start, end] = this.evalPart(stream.count);
+    const samples = new Int32Array(end - start);
+    for (let k = 0; k < samples.length; k++) samples[k] = start + k;
+    return this.reduceEval(await evaluateStream(stream, batchSize, stream.prefetch, evalChunk, samples));
+  }
+
+  /**
+   * The fewest images any rank decoded for this step (streams leave unreadable images out): every rank
+   * must run the step, whose gradient averaging is a collective, or none, so all skip it together when
+   * one rank has fewer than BatchNorm needs.
+   */
+  async fewestImages(count: number): Promise<number> {
+    const [fewest] = await this.group.allReduceNumbers([count], 'min');
+    return fewest;
   }
 
   /** Sums a native evaluate() result over the ranks. */

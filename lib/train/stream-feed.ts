@@ -62,15 +62,19 @@ export interface EvalSums {
   classCount: number[];
 }
 
-/** Evaluates a stream chunk by chunk (decoding `depth` chunks ahead) and sums the results. */
+/**
+ * Evaluates a stream chunk by chunk (decoding `depth` chunks ahead) and sums the results: all samples in
+ * index order, or only `samples` (a data-parallel rank's part).
+ */
 export async function evaluateStream(
   stream: ImageStream,
   batchSize: number,
   depth: number,
   evalChunk: (images: Tensor, labels: Tensor) => Promise<EvalSums>,
+  samples?: Int32Array,
 ): Promise<EvalSums> {
   const sums: EvalSums = { lossSum: 0, top1: 0, top5: 0, count: 0, classCorrect: new Array(stream.numClasses).fill(0), classCount: new Array(stream.numClasses).fill(0) };
-  const order = stream.order(0, { shuffle: false });
+  const order = samples ?? stream.order(0, { shuffle: false });
   function* chunks() {
     for (let s = 0; s < order.length; s += batchSize) yield order.subarray(s, Math.min(order.length, s + batchSize));
   }

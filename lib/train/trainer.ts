@@ -288,7 +288,7 @@ export class Trainer {
       throw new TypeError(`Trainer.create: method '${method}' needs option 'teacher' (a model from rk.models)`);
     }
     const streamed = isImageStream(options.train);
-    if (options.processGroup !== undefined) DataParallel.check(options.processGroup, streamed);
+    if (options.processGroup !== undefined) DataParallel.check(options.processGroup);
     if (streamed && typeof options.augment === 'object') fail("option 'augment' applies to in-memory data; an image stream crops and flips at decode (openImageStream's transform, scale, ratio and flip options)");
     const train = streamed ? (options.train as ImageStream) : checkDataset(options.train as ImageDataset, 'Trainer.create (train)');
     const test = options.test ? (isImageStream(options.test) ? options.test : checkDataset(options.test, 'Trainer.create (test)')) : undefined;
@@ -531,7 +531,8 @@ export class Trainer {
       step: async (batch, warmup, stepLr) => {
         if (feeder) {
           const decoded = await feeder.take(batch);
-          if (decoded.count < 2) return; // unreadable images left fewer than BatchNorm needs
+          // Unreadable images left fewer than BatchNorm needs (on any rank: the ranks step together or not at all).
+          if ((dp ? await dp.fewestImages(decoded.count) : decoded.count) < 2) return;
           const t = batchTensors(decoded);
           try {
             await this.distiller.stepBatch(t.images.handle, t.labels.handle, warmup, stepLr);
@@ -550,7 +551,12 @@ export class Trainer {
       },
       takeStats: () => this.distiller.takeStats(),
       evaluate: async () => {
-        if (dp) return this.testTensors ? evaluateResult(await dp.evaluate(this.testTensors, this.options.train.numClasses)) : null;
+        if (dp) {
+          const numClasses = this.options.train.numClasses;
+          const test = this.options.test;
+          if (isImageStream(test)) return evaluateResult(await dp.evaluateStream(test, 64, (images, labels) => this.distiller.evaluate(images.handle, labels.handle, 64, numClasses)));
+          return this.testTensors ? evaluateResult(await dp.evaluate(this.testTensors, numClasses)) : null;
+        }
         if (!this.testTensors && !isImageStream(this.options.test)) return null;
         // evaluate() takes the trainer for itself; the loop holds it again afterwards.
         this.leave();
@@ -589,7 +595,8 @@ export class Trainer {
   /** What every rank of a data-parallel job must agree on. */
   private parallelConfig(fit: Record<string, unknown>): Record<string, unknown> {
     const o = this.options;
-    const data = (d: { count: number; channels: number; height: number; width: number; numClasses: number } | undefined) => (d ? [d.count, d.channels, d.height, d.width, d.numClasses] : null);
+    // A stream adds its identity (source, sample list digest, transform, size): ranks reading different folders are refused.
+    const data = (d: ImageDataset | ImageStream | undefined) => (d ? (isImageStream(d) ? d.identity : [d.count, d.channels, d.height, d.width, d.numClasses]) : null);
     return {
       student: o.student.name, parameters: o.student.numParameters(), teacher: o.teacher?.name ?? null, method: this.method, weights: this.weights,
       train: data(o.train), test: data(o.test), device: this.device, seed: o.seed ?? runDefault<number>('seed'), ...fit,
