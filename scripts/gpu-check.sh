@@ -36,14 +36,15 @@ pack() {
   local stage
   stage="$(mktemp -d)"
   mkdir -p "$stage/app/test" "$(dirname "$bundle")"
-  xz -T0 -6 -c "$(command -v node)" > "$stage/node.xz" || die "xz of node failed"
+  # -1: within 5 % of -6's size (28.5 vs 27.1 MB for node 20) in a tenth of the time on a busy machine.
+  xz -T0 -1 -c "$(command -v node)" > "$stage/node.xz" || die "xz of node failed"
   # The package as npm would ship it, plus the tests of this check and the runtime dependencies.
   (cd "$here" && tar -cf - --exclude='*.map' package.json bin dist binaries native CMakeLists.txt scripts/gpu-check.sh) | tar -xf - -C "$stage/app"
   (cd "$here" && tar -cf - test/gpu test/helpers.js test/train-helpers.js) | tar -xf - -C "$stage/app"
   # node_modules without what only builds this repository (TypeScript, type packages, prebuildify).
   (cd "$here" && tar -cf - --exclude='node_modules/typescript' --exclude='node_modules/@types' --exclude='node_modules/prebuildify' \
     --exclude='node_modules/.cache' node_modules) | tar -xf - -C "$stage/app"
-  (cd "$stage" && XZ_OPT='-T0 -6' tar -cJf "$bundle.tmp" node.xz app) || die "tar failed"
+  (cd "$stage" && XZ_OPT='-T0 -1' tar -cJf "$bundle.tmp" node.xz app) || die "tar failed"
   mv "$bundle.tmp" "$bundle"
   rm -rf "$stage"
   echo "gpu-check: bundle $bundle ($(du -h "$bundle" | cut -f1))" >&2
@@ -89,7 +90,7 @@ run_checks() {
   step doctor-json doctor.json node bin/reviewkd.js doctor --json
   step gpu-tests gpu-tests.txt env RK_GPU_DEVICE="$device" node node_modules/mocha/bin/mocha.js --no-config --reporter spec --timeout 600000 'test/gpu/*.test.js'
   if [ "$device" = cpu ]; then
-    step bench bench.json node bin/reviewkd.js bench --device cpu --pair resnet20-resnet8 --batch 8 --steps 1 --repeats 1 --json
+    step bench bench.json node bin/reviewkd.js bench --device cpu --pair resnet56-resnet20 --batch 8 --steps 1 --repeats 1 --json
   else
     step bench bench.json node bin/reviewkd.js bench --device "$device" --batch 128,512 --json
     step bench-graphs bench-graphs.json node bin/reviewkd.js bench --device "$device" --batch 128,512 --cuda-graphs --json
@@ -108,6 +109,9 @@ case "${1:-}" in
   --dry-run)
     shift
     out="${1:-${OUT:-$(mktemp -d)}}"
+    # With the CI stage's CUDA torch venv (scripts/cuda-venv.js, cached) first on PATH, the unpacked bundle
+    # loads its prebuilt CUDA variant on this GPU-less machine, as on the GPU machine; else the CPU variant.
+    if venv="$(cd "$here" && node scripts/cuda-venv.js 2>/dev/null)" && [ -x "$venv/bin/python3" ]; then export PATH="$venv/bin:$PATH"; fi
     bundle="$(pack "$(mktemp -d)/bundle.tar.xz")" || exit 1
     run_checks "$bundle" "$out" cpu
     rc=$?
