@@ -147,7 +147,8 @@ describe(`gpu check on ${DEVICE}`, function () {
       return { history, w };
     };
     if (!onGpu) {
-      await assert.rejects(run(true), /cudaGraphs: CUDA graphs need .*device is 'cpu'/);
+      // The CPU variant names the variant and the device; the CUDA variant (a CUDA torch without a GPU) the device.
+      await assert.rejects(run(true), /cudaGraphs: CUDA graphs need .*'cpu'/);
       return;
     }
     const eager = await run(false);
