@@ -25,6 +25,13 @@ const version = cudaCheckTorchVersion();
 // variant made from this build (scripts/prebuild.js) claims no architecture torch does not have.
 const PREBUILT_CUDA_ARCHS = '7.5;8.0;8.6;9.0;10.0;12.0';
 const log = (m) => process.stderr.write(`${m}\n`);
+// The header-only wheels the NCCL backend compiles against: [requirement, a header it must hold].
+const NVIDIA_HEADER_WHEELS = [
+  ['nvidia-nccl-cu13==2.30.7', 'nccl.h'],
+  ['nvidia-cublas==13.1.1.3', 'cublas_v2.h'],
+  ['nvidia-cusparse==12.6.3.3', 'cusparse.h'],
+  ['nvidia-cusolver==12.0.4.66', 'cusolverDn.h'],
+];
 
 function ensureUnpacked(requirement, dir, keep) {
   if (fs.existsSync(path.join(dir, '.complete'))) return;
@@ -48,6 +55,19 @@ function main() {
   const nvrtc = findFile(nvrtcDir, /^libnvrtc\.so\.\d+$/);
   if (!nvrtc) throw new Error(`no libnvrtc.so.N in ${nvrtcDir}`);
 
+  // ProcessGroupNCCL.hpp (the NCCL backend of data-parallel training) needs nccl.h and, through
+  // CUDAContextLight.h, the cuBLAS/cuSPARSE/cuSOLVER headers. A pip CUDA torch has them in the nvidia-*
+  // wheels beside it; here they are unpacked from the same wheels (pinned to what torch 2.14.1 wants) and
+  // handed to CMake, so the CUDA variant (and the prebuilt made from it) has the real NCCL backend.
+  const headerDirs = [];
+  for (const [requirement, header] of NVIDIA_HEADER_WHEELS) {
+    const dir = path.join(cacheRoot(), 'nvidia-headers', requirement.split('==')[0]);
+    ensureUnpacked(requirement, dir, ['nvidia/']);
+    const file = findFile(dir, new RegExp(`^${header.replace('.', '\\.')}$`), 8);
+    if (!file) throw new Error(`no ${header} in ${dir}`);
+    headerDirs.push(path.dirname(file));
+  }
+
   // The same source build a user with a CUDA torch gets (lib/loader/native-build.ts), pointed at the
   // CUDA wheel through LIBTORCH and at the separately unpacked nvrtc.
   const started = Date.now();
@@ -58,6 +78,7 @@ function main() {
     CUDA_HOME: cudaHome,
     CUDA_nvrtc_LIBRARY: nvrtc,
     TORCH_CUDA_ARCH_LIST: process.env.TORCH_CUDA_ARCH_LIST || PREBUILT_CUDA_ARCHS,
+    REVIEWKD_NVIDIA_INCLUDE_DIRS: headerDirs.join(';'),
   };
   log(`reviewkd: CUDA compile check against LibTorch ${torch.version} (${torch.root})`);
   const r = spawnSync(process.execPath, [path.join(root, 'dist', 'loader', 'native-build.js'), '--out', out], { cwd: root, stdio: 'inherit', env });
@@ -65,9 +86,12 @@ function main() {
   const binary = path.join(out, 'build', 'Release', 'reviewkd.node');
   const needed = spawnSync('readelf', ['-d', binary], { encoding: 'utf8' }).stdout || '';
   if (!/libtorch_cuda\.so/.test(needed)) throw new Error(`${binary} does not link libtorch_cuda.so`);
+  // The NCCL factory compiles to a stub without the headers: make sure the real one is in.
+  const undefinedSymbols = spawnSync('nm', ['-D', '--undefined-only', '-C', binary], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout || '';
+  if (!/c10d::ProcessGroupNCCL::ProcessGroupNCCL/.test(undefinedSymbols)) throw new Error(`${binary} has no NCCL backend (ProcessGroupNCCL is not referenced)`);
   const record = JSON.parse(fs.readFileSync(path.join(out, 'build', 'Release', 'reviewkd-build.json'), 'utf8'));
   if (record.libtorch.variant !== 'cuda') throw new Error(`the build record says variant ${record.libtorch.variant}`);
-  log(`reviewkd: CUDA compile check passed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${binary} links libtorch_cuda.so`);
+  log(`reviewkd: CUDA compile check passed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${binary} links libtorch_cuda.so and has the NCCL backend`);
 }
 
 try {

@@ -60,5 +60,8 @@ export function cudaBuildArgs(torchRoot: string): CudaBuildArgs {
   const args = [`--CDCUDAToolkit_ROOT=${toolkit}`];
   const nvrtc = setting('CUDA_nvrtc_LIBRARY') ?? findFile(path.join(torchRoot, '..', 'nvidia'), /^libnvrtc\.so\.\d+$/);
   if (nvrtc) args.push(`--CDCUDA_nvrtc_LIBRARY=${nvrtc}`);
+  // The NCCL backend's headers when they are not in the nvidia-* packages beside torch (CMakeLists.txt).
+  const nvidiaIncludes = setting('REVIEWKD_NVIDIA_INCLUDE_DIRS');
+  if (nvidiaIncludes) args.push(`--CDRK_NVIDIA_INCLUDE_DIRS=${nvidiaIncludes}`);
   return { args, pathPrefix: path.join(toolkit, 'bin'), toolkit, nvrtc };
 }

@@ -39,7 +39,7 @@ function listFiles(dir: string, filter: (f: string) => boolean): string[] {
 function buildFingerprint(torch: FoundLibTorch, sanitize: boolean): string {
   const root = packageRoot();
   const sources = [...listFiles(path.join(root, 'native'), (f) => /\.(cc|h)$/.test(f)), path.join(root, 'CMakeLists.txt')];
-  const extra = [torch.root, torch.version, torch.variant, process.version, setting('TORCH_CUDA_ARCH_LIST') ?? ''];
+  const extra = [torch.root, torch.version, torch.variant, process.version, setting('TORCH_CUDA_ARCH_LIST') ?? '', setting('REVIEWKD_NVIDIA_INCLUDE_DIRS') ?? ''];
   return fingerprintFiles(sources, root, sanitize ? [...extra, 'sanitize'] : extra);
 }
 
@@ -96,6 +96,9 @@ export function buildNativeAddon({ outRoot, force = false, sanitize = false, log
       env.PATH = `${cuda.pathPrefix}${path.delimiter}${env.PATH ?? ''}`;
       log(`reviewkd: CUDA toolkit ${cuda.toolkit}${cuda.nvrtc ? `, nvrtc ${cuda.nvrtc}` : ''}`);
     }
+    // `compile` in a folder configured earlier only builds, so changed settings (the -D values above) would
+    // be ignored: configure again first (the objects stay; only what the new settings change is rebuilt).
+    if (fs.existsSync(path.join(outRoot, 'build', 'CMakeCache.txt'))) run(process.execPath, [cmakeJs, 'configure', ...args.slice(2)], env, log);
     run(process.execPath, args, env, log);
     writeBuildRecord(outDir, {
       libtorch: { version: torch.version, variant: torch.variant, root: torch.root, libDir: torch.libDir, source: torch.source },

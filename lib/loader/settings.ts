@@ -31,6 +31,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'CXX', doc: 'the C++ compiler of a source build (default c++)' },
   { name: 'CUDA_HOME', doc: 'the CUDA toolkit of a source build against a CUDA LibTorch (else CUDA_PATH)', readFrom: ['CUDA_HOME', 'CUDA_PATH'] },
   { name: 'CUDA_nvrtc_LIBRARY', doc: 'libnvrtc for a CUDA source build, when it is not beside torch' },
+  { name: 'REVIEWKD_NVIDIA_INCLUDE_DIRS', doc: 'folders (;-separated) with nccl.h and the cuBLAS/cuSPARSE/cuSOLVER headers for a CUDA source build, when they are not beside torch' },
   { name: 'TORCH_CUDA_ARCH_LIST', doc: 'the GPU architectures a CUDA source build compiles for (needed without a GPU)' },
   { name: 'REVIEWKD_NODE', doc: 'the Node binary for helper processes (Electron apps whose RunAsNode fuse is off)' },
   { name: 'REVIEWKD_SKIP_INSTALL', doc: "1 makes npm's install step do nothing (the same work then happens on first use)" },
