@@ -89,7 +89,8 @@ export function buildNativeAddon({ outRoot, force = false, sanitize = false, log
     ];
     if (spawnSync('ccache', ['--version'], { stdio: 'ignore' }).status === 0) args.push('--CDCMAKE_CXX_COMPILER_LAUNCHER=ccache');
     // ccache must ignore the precompiled header's timestamps, or it never hits.
-    const env: NodeJS.ProcessEnv = { ...process.env, CCACHE_SLOPPINESS: 'pch_defines,time_macros,include_file_mtime,include_file_ctime' };
+    // CCACHE_BASEDIR: paths below the package are hashed relative to it, so a clone in another folder hits too.
+    const env: NodeJS.ProcessEnv = { ...process.env, CCACHE_SLOPPINESS: 'pch_defines,time_macros,include_file_mtime,include_file_ctime', CCACHE_BASEDIR: root };
     if (torch.variant === 'cuda') {
       const cuda = cudaBuildArgs(torch.root);
       args.push(...cuda.args);
