@@ -48,7 +48,7 @@ function runBlock(block, dir, where) {
   let r;
   if (block.lang === 'sh' || block.lang === 'bash') {
     const prelude = `set -euo pipefail\nreviewkd() { node ${JSON.stringify(BIN)} "$@"; }\nnpx() { if [ "$1" = reviewkd ]; then shift; reviewkd "$@"; else command npx "$@"; fi; }\n`;
-    r = spawnSync('bash', ['-c', prelude + block.code], { cwd: dir, encoding: 'utf8', timeout: 240000 });
+    r = spawnSync('bash', ['-c', prelude + block.code], { cwd: dir, encoding: 'utf8', timeout: 420000 });
   } else if (block.lang === 'js' || block.lang === 'ts') {
     let code = block.code;
     if (block.lang === 'ts') {
@@ -59,7 +59,7 @@ function runBlock(block, dir, where) {
     const esm = /^\s*import\s/m.test(code) || /\bawait\b/.test(code);
     const file = path.join(dir, `block-${block.line}.${esm ? 'mjs' : 'cjs'}`);
     fs.writeFileSync(file, esm && /\brequire\(/.test(code) ? `import { createRequire } from 'module';\nconst require = createRequire(import.meta.url);\n${code}` : code);
-    r = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', timeout: 240000 });
+    r = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', timeout: 420000 });
   } else {
     assert.fail(`${where}: a '${block.lang || 'plain'}' block cannot be run; mark it <!-- doc-test: skip: why --> if it is not meant to run`);
   }
@@ -68,7 +68,7 @@ function runBlock(block, dir, where) {
 }
 
 describe('docs: every code block of README.md and docs/ runs (or says why not)', function () {
-  this.timeout(600000);
+  this.timeout(1500000);
   for (const file of FILES) {
     const found = blocks(file);
     if (found.length === 0) continue;
