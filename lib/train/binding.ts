@@ -26,6 +26,16 @@ export interface NativeStepStats {
   consecutiveBad: number;
 }
 
+/** Sums of one evaluation pass (native evaluate, or a stream's chunks added up). */
+export interface EvalSums {
+  lossSum: number;
+  top1: number;
+  top5: number;
+  count: number;
+  classCorrect: number[];
+  classCount: number[];
+}
+
 export interface NativeDistiller {
   step(indices: NativeTensor, warmup: number, lr: number): Promise<void>;
   /** One step on a whole batch (a decoded stream batch): uint8 [N, C, H, W] (any strides), int64 labels [N]. */
@@ -33,14 +43,7 @@ export interface NativeDistiller {
   takeStats(): NativeStepStats;
   /** The loss terms' trainable modules. */
   termModules(): { term: string; module: NativeModule }[];
-  evaluate(images: NativeTensor, labels: NativeTensor, batchSize: number, numClasses: number): Promise<{
-    lossSum: number;
-    top1: number;
-    top5: number;
-    count: number;
-    classCorrect: number[];
-    classCount: number[];
-  }>;
+  evaluate(images: NativeTensor, labels: NativeTensor, batchSize: number, numClasses: number): Promise<EvalSums>;
   generatorState(): NativeTensor;
   setGeneratorState(state: NativeTensor): void;
   momentumBuffers(): (NativeTensor | null)[];

@@ -9,12 +9,11 @@ import { ShardedBatchSampler } from '../distributed/sampler';
 import type { BatchSamplerOptions, ImageStream } from '../data';
 import type { Module } from '../module';
 import { Tensor } from '../tensor';
-import type { NativeDistiller } from './binding';
+import type { EvalSums, NativeDistiller } from './binding';
 import type { RunState, StepSums } from './run-state';
 import { evaluateStream } from './stream-feed';
 
 /** What the native evaluate() returns. */
-type EvalSums = { lossSum: number; top1: number; top5: number; count: number; classCorrect: number[]; classCount: number[] };
 
 /** What the trainer lends the data-parallel layer. */
 export interface ParallelParts {

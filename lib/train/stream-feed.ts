@@ -5,6 +5,7 @@
 import { BatchSampler, type ImageStream, type StreamBatch } from '../data';
 import { Prefetcher } from '../data/prefetch';
 import { noGrad, tensor, type Tensor } from '../tensor';
+import type { EvalSums } from './binding';
 
 /** A sampler that yields `inner`'s batches and starts decoding them ahead of the steps. */
 export class StreamFeeder extends BatchSampler {
@@ -52,15 +53,6 @@ export function batchTensors(b: StreamBatch): { images: Tensor; labels: Tensor }
   });
 }
 
-/** Sums of evaluate() over the chunks of a stream. */
-export interface EvalSums {
-  lossSum: number;
-  top1: number;
-  top5: number;
-  count: number;
-  classCorrect: number[];
-  classCount: number[];
-}
 
 /**
  * Evaluates a stream chunk by chunk (decoding `depth` chunks ahead) and sums the results: all samples in
