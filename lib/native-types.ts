@@ -1,5 +1,6 @@
 // The shape of the C++ binding (native/). Internal: users go through Tensor and the typed helpers.
 // Each concern types its own functions in lib/<concern>/binding.ts; NativeBinding joins them.
+import type { DataBinding } from './data/binding';
 import type { IoBinding } from './io/binding';
 import type { ModelsBinding } from './models/binding';
 import type { ReviewBinding } from './nn/binding';
@@ -67,7 +68,7 @@ export interface NativeTerm {
 type T = NativeTensor;
 type Operand = NativeTensor | number | boolean;
 
-export interface NativeBinding extends IoBinding, ModelsBinding, ReviewBinding {
+export interface NativeBinding extends DataBinding, IoBinding, ModelsBinding, ReviewBinding {
   NativeTensor: unknown;
   NativeModule: unknown;
   NativeSGD: unknown;

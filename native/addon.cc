@@ -25,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rk::registerAsyncOps(env, exports);
   rk::registerRuntime(env, exports);
   rk::registerIo(env, exports);
+  rk::registerJpeg(env, exports);
   rk::registerReview(env, exports);
   rk::registerOptim(env, exports);
   rk::registerDistiller(env, exports);

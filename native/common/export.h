@@ -36,5 +36,6 @@ void registerOptim(Napi::Env env, Napi::Object exports);
 void registerTerms(Napi::Env env, Napi::Object exports);
 void registerDistiller(Napi::Env env, Napi::Object exports);
 void registerTorchScriptExport(Napi::Env env, Napi::Object exports);
+void registerJpeg(Napi::Env env, Napi::Object exports);
 
 }  // namespace rk
