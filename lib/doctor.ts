@@ -1,5 +1,6 @@
 // `rk.doctor()` / `reviewkd doctor`: what the loader finds on this machine and why, without throwing —
 // for bug reports and for setting up CUDA. It runs the same steps as the first native call.
+import { jpegDecoder, type JpegDecoderInfo } from './data/jpeg-decoder';
 import { type LoadPlan, loadedBinary, native, planLoad } from './native';
 import type { Candidate } from './loader/candidates';
 import { SETTINGS, setting } from './loader/settings';
@@ -24,6 +25,8 @@ export interface DoctorReport {
   threads?: { intraOp: number; interOp: number };
   /** `reason`: why CUDA cannot be used (absent when it can). */
   cuda?: { available: boolean; devices: number; note: string; reason?: string };
+  /** The addon's JPEG decoder for image streams: the libjpeg-turbo it opened, or why JPEGs go to sharp. */
+  jpegDecoder?: JpegDecoderInfo;
   /** Every environment setting the loader reads (lib/loader/settings.ts), with its value (undefined: unset). */
   environment: Record<string, string | undefined>;
   cache?: string;
@@ -64,6 +67,7 @@ export function doctor(): DoctorReport {
     report.threads = { intraOp: info.numThreads, interOp: info.numInteropThreads };
     const reason = info.cudaUnavailableReason;
     report.cuda = { available: info.cudaAvailable, devices: info.cudaDeviceCount, note: cudaNote(info.variant, info.cudaAvailable, info.cudaDeviceCount, reason), ...(reason ? { reason } : {}) };
+    report.jpegDecoder = jpegDecoder();
     report.ok = true;
   } catch (err) {
     report.error = (err as Error).message;
@@ -106,6 +110,7 @@ export function formatDoctorReport(r: DoctorReport): string {
   if (r.loaded) lines.push(`Loaded     ${r.loaded.kind}${r.loaded.variant ? ` (${r.loaded.variant} variant, LibTorch ${r.loaded.libtorch})` : ''}: ${r.loaded.path}`);
   if (r.threads) lines.push(`Threads    ${r.threads.intraOp} intra-op, ${r.threads.interOp} inter-op`);
   if (r.cuda) lines.push(`CUDA       ${r.cuda.note}`);
+  if (r.jpegDecoder) lines.push(`JPEG       ${r.jpegDecoder.available ? `image streams decode JPEG crops in the addon with ${r.jpegDecoder.library}` : `image streams decode JPEGs with sharp: ${r.jpegDecoder.reason}`}`);
   lines.push(`Build      ${r.missingBuildTools.length ? `a source build would need: ${r.missingBuildTools.join(', ')}` : 'a source build is possible (cmake, C++ compiler, cmake-js found)'}${r.sourceBuildAllowed ? '' : '; disabled by REVIEWKD_BUILD_FROM_SOURCE=0'}`);
   if (r.cache) lines.push(`Cache      ${r.cache}`);
   lines.push('Settings   (every environment variable reviewkd reads; docs/install.md)');

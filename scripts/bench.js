@@ -8,7 +8,7 @@
 //   node scripts/bench.js [--device cpu|cuda] [--pair resnet56-resnet20 ...] [--batch 64 --batch 128]
 //                         [--steps 8] [--repeats 3] [--modes fp32,fast] [--python python3] [--no-pytorch]
 //                         [--json] [--quick]
-//   node scripts/bench.js --data DIR [--workers 8] [--images 2000] [--python python3] [--no-step] [--json]
+//   node scripts/bench.js --data DIR [--workers 8] [--images 2000] [--decoder auto|libjpeg|sharp] [--python python3] [--no-step] [--json]
 //     the input pipeline on an image folder (an ILSVRC root uses train/): ours (rk.bench.runPipelineBench)
 //     and the PyTorch one (scripts/bench-pytorch.py --data: PIL, DataLoader with 2 workers) in one run,
 //     then the ImageNet pair's step fed by our pipeline vs synthetic input.
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     data: { type: 'string' },
     workers: { type: 'string' },
     images: { type: 'string' },
+    decoder: { type: 'string' },
     python: { type: 'string', default: 'python3' },
     'no-step': { type: 'boolean', default: false },
     'no-pytorch': { type: 'boolean', default: false },
@@ -41,7 +42,7 @@ async function pipelineBench() {
   const fs = require('fs');
   const dir = fs.existsSync(path.join(values.data, 'train')) ? path.join(values.data, 'train') : values.data;
   const images = values.images ? Number(values.images) : 2000;
-  const ours = await rk.bench.runPipelineBench({ data: dir, pair: null, images, ...(values.workers ? { workers: Number(values.workers) } : {}) });
+  const ours = await rk.bench.runPipelineBench({ data: dir, pair: null, images, ...(values.workers ? { workers: Number(values.workers) } : {}), ...(values.decoder ? { decoder: values.decoder } : {}) });
   const py = spawnSync(values.python, [path.join(__dirname, 'bench-pytorch.py'), '--data', dir, '--workers', '2', '--images', String(ours.images + ours.batchSize), '--json'], { encoding: 'utf8' });
   const pytorch = py.status === 0 ? JSON.parse(py.stdout.trim().split('\n').pop()) : { error: (py.stderr || String(py.error)).trim().split('\n').pop() };
   const step = values['no-step'] ? null : (await rk.bench.runPipelineBench({ data: dir, images: 128, batchSize: 32, ...(values.batch ? { stepBatchSize: Number(values.batch[0]) } : {}), ...(values.steps ? { steps: Number(values.steps) } : {}) })).step;
@@ -51,7 +52,7 @@ async function pipelineBench() {
   }
   console.log(`input pipeline on ${dir} (${ours.images} images timed after a first batch of ${ours.batchSize}, ${ours.size}x${ours.size} random-resized crop + flip, uint8), img/s:`);
   console.log('                                                  img/s   CPU ms/image');
-  console.log(`  reviewkd (sharp, ${ours.workers} at once)                   ${ours.pipelineImagesPerSecond.toFixed(0).padStart(6)}   ${ours.cpuMsPerImage.toFixed(2).padStart(6)}`);
+  console.log(`  ${`reviewkd (${ours.decoder === 'libjpeg' ? 'libjpeg-turbo' : 'sharp'}, ${ours.workers} at once)`.padEnd(48)}${ours.pipelineImagesPerSecond.toFixed(0).padStart(6)}   ${ours.cpuMsPerImage.toFixed(2).padStart(6)}`);
   if (pytorch.imagesPerSecond) {
     console.log(`  PyTorch (PIL, DataLoader ${pytorch.workers} workers, torch ${pytorch.torch})  ${pytorch.imagesPerSecond.toFixed(0).padStart(6)}   ${pytorch.cpuMsPerImage.toFixed(2).padStart(6)}`);
     console.log(`  reviewkd / PyTorch                                ${(ours.pipelineImagesPerSecond / pytorch.imagesPerSecond).toFixed(2).padStart(5)}x  ${(ours.cpuMsPerImage / pytorch.cpuMsPerImage).toFixed(2).padStart(5)}x the CPU time`);

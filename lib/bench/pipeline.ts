@@ -23,6 +23,8 @@ export interface PipelineBenchOptions {
   images?: number;
   /** Output side (default 224). */
   size?: number;
+  /** Who decodes the JPEGs (the stream's `decoder` option; default 'auto'). */
+  decoder?: 'auto' | 'libjpeg' | 'sharp';
   /** Also time the training step fed by the pipeline vs synthetic input, for this pair of BENCH_PAIRS (default 'resnet34-resnet18'); null skips it. */
   pair?: string | null;
   /** Batch size of the step timing (default 32). */
@@ -41,6 +43,8 @@ export interface PipelineBenchReport {
   workers: number;
   batchSize: number;
   size: number;
+  /** Who decoded the JPEGs: 'libjpeg' (the addon's crop-only libjpeg-turbo decoder) or 'sharp'. */
+  decoder: 'libjpeg' | 'sharp';
   /** Steady-state images/s of decode + crop + flip to uint8 batches (the first batch, with its start-up, excluded). */
   pipelineImagesPerSecond: number;
   /**
@@ -109,12 +113,12 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
   const workers = options.workers ?? 8;
   const size = options.size ?? 224;
   const device = options.device ?? 'cpu';
-  const stream = await openImageStream(dir, { size, concurrency: workers });
+  const stream = await openImageStream(dir, { size, concurrency: workers, ...(options.decoder ? { decoder: options.decoder } : {}) });
   const images = Math.min(stream.count, options.images ?? 2000);
   // Two batches at least: the first one (start-up) is not timed.
   const batchSize = options.batchSize ?? Math.max(1, Math.min(64, Math.floor(images / 2)));
   if (images < 2 * batchSize) throw new RangeError(`runPipelineBench: '${dir}' has ${stream.count} images; the timing needs at least 2 batches of ${batchSize}`);
-  options.onProgress?.(`input pipeline: ${images} images of ${dir}, batch ${batchSize}, ${workers} at once`);
+  options.onProgress?.(`input pipeline: ${images} images of ${dir}, batch ${batchSize}, ${workers} at once, decoded by ${stream.decoder}`);
   let seen = 0;
   let decoded = 0;
   let first = 0n;
@@ -128,7 +132,7 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
   const pipelineImagesPerSecond = seen / (Number(process.hrtime.bigint() - first) / 1e9);
   const cpu = process.cpuUsage(cpu0);
   const cpuMsPerImage = (cpu.user + cpu.system) / 1000 / Math.max(1, decoded);
-  const report: PipelineBenchReport = { data: dir, images: seen, workers, batchSize, size, pipelineImagesPerSecond, cpuMsPerImage, threads: info().threads };
+  const report: PipelineBenchReport = { data: dir, images: seen, workers, batchSize, size, decoder: stream.decoder, pipelineImagesPerSecond, cpuMsPerImage, threads: info().threads };
   const pair = options.pair === undefined ? 'resnet34-resnet18' : options.pair;
   if (pair !== null) {
     if (!BENCH_PAIRS[pair]) throw new RangeError(`runPipelineBench: unknown pair '${pair}'; known: ${Object.keys(BENCH_PAIRS).join(', ')}`);

@@ -97,7 +97,7 @@ async function pipelineMain(v: Record<string, unknown>, device: Device, pairs: s
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     return 0;
   }
-  process.stdout.write(`input pipeline (decode + random-resized crop ${r.size} + flip, uint8): ${r.pipelineImagesPerSecond.toFixed(0)} img/s over ${r.images} images, batch ${r.batchSize}, ${r.workers} at once\n`);
+  process.stdout.write(`input pipeline (decode + random-resized crop ${r.size} + flip, uint8): ${r.pipelineImagesPerSecond.toFixed(0)} img/s over ${r.images} images, batch ${r.batchSize}, ${r.workers} at once, JPEGs decoded by ${r.decoder === 'libjpeg' ? 'libjpeg-turbo (the addon)' : 'sharp'}\n`);
   if (r.step) {
     const s = r.step;
     process.stdout.write(`${s.pair} distillation step, batch ${s.batchSize}: fed by the pipeline ${s.pipelineImagesPerSecond.toFixed(1)} img/s, synthetic input ${s.syntheticImagesPerSecond.toFixed(1)} img/s (${(100 * s.ratio).toFixed(0)} %)\n`);

@@ -1,9 +1,12 @@
 // Decoding one image of a stream to `size`x`size` RGB uint8 (HWC) with sharp (libvips + libjpeg-turbo
 // based mozjpeg): asynchronous on libuv's thread pool, so decoding never blocks the event loop nor the
-// compute thread that runs the training step. Why sharp and not a decoder in the addon: measured on this
-// machine (docs/streaming-data.md) it decodes and crops at the speed of PIL, ships prebuilt for every
-// common platform without a compiler, and already serves loadImageFolder; it is loaded on first use, so
-// `require('reviewkd')` works where its binary is missing.
+// compute thread that runs the training step. sharp decodes PNGs, and JPEGs wherever the addon's
+// crop-only decoder (jpeg-decoder.ts, libjpeg-turbo opened at run time) is unavailable or not chosen.
+// Why that decoder is the default for JPEGs: sharp decodes the whole picture (shrink-on-load only by 2, 4
+// or 8) with more overhead per image, and measured on this machine (docs/streaming-data.md) it spends
+// about 1.5x PIL's CPU per image, where decoding only the crop spends a fraction. Why sharp stays: it
+// ships prebuilt for every common platform without a compiler, reads PNG and odd JPEGs, and already
+// serves loadImageFolder; it is loaded on first use, so `require('reviewkd')` works where it is missing.
 import { imageSize } from './image-header';
 
 /** The part of sharp's API used by the stream, typed locally (see image-folder.ts for why). */
@@ -64,7 +67,10 @@ export async function decodeImage(bytes: Buffer, size: number, placement: Placem
     dims = { width: w, height: h };
   }
   const p = placement(dims.width, dims.height);
-  let img = sharp(bytes, options).resize(p.resized[0], p.resized[1], { fit: 'fill', kernel: 'linear' }).extract({ left: p.left, top: p.top, width: size, height: size });
+  // sharp mirrors (flop) before it resizes and extracts, whatever the call order: the window of the
+  // mirrored picture that shows the planned box is at the mirrored left edge.
+  const left = p.flip ? p.resized[0] - p.left - size : p.left;
+  let img = sharp(bytes, options).resize(p.resized[0], p.resized[1], { fit: 'fill', kernel: 'linear' }).extract({ left, top: p.top, width: size, height: size });
   if (p.flip) img = img.flop();
   const { data, info } = await img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || info.width !== size || info.height !== size) {

@@ -6,6 +6,8 @@
 export interface ImageSize {
   width: number;
   height: number;
+  /** A JPEG's EXIF orientation (1-8; 1 without EXIF); absent for PNG. */
+  orientation?: number;
 }
 
 /** EXIF orientation (1-8) from a JPEG APP1 segment's TIFF data, or 1. */
@@ -60,7 +62,7 @@ export function imageSize(b: Uint8Array): ImageSize | null {
       const height = (b[p + 5] << 8) | b[p + 6];
       const width = (b[p + 7] << 8) | b[p + 8];
       if (!width || !height) return null;
-      return orientation >= 5 ? { width: height, height: width } : { width, height };
+      return orientation >= 5 ? { width: height, height: width, orientation } : { width, height, orientation };
     }
     if (marker === 0xda) return null; // scan data before any frame header
     p += 2 + len;

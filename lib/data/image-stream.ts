@@ -13,6 +13,7 @@ import { checkClassNames } from './dataset';
 import { DataFormatError } from './errors';
 import { decodeImage, loadDecoder } from './image-decoder';
 import { indexImages, type ImageIndex } from './image-index';
+import { decodeJpegInto, isJpeg, jpegDecoder } from './jpeg-decoder';
 import { Prefetcher } from './prefetch';
 import { Rng } from './rng';
 
@@ -50,6 +51,12 @@ export interface ImageStreamOptions {
   indexCache?: boolean;
   /** Where the one-line warnings about skipped images go (default: stderr, prefixed 'reviewkd: '). */
   onWarning?: (line: string) => void;
+  /**
+   * Who decodes JPEGs: 'auto' (default: the addon's crop-only libjpeg-turbo decoder when it loaded, else
+   * sharp), 'libjpeg' (the addon's; throws naming why when it is unavailable) or 'sharp'. PNGs always
+   * go to sharp. rk.data.jpegDecoder() says whether the addon's decoder is available and why not.
+   */
+  decoder?: 'auto' | 'libjpeg' | 'sharp';
 }
 
 /** A decoded batch: `count` images of `size`x`size` RGB, uint8, HWC (N*H*W*3), and their labels. */
@@ -113,7 +120,7 @@ export class ImageStream {
     /** The folder or shard folder's name. */
     readonly name: string,
     private readonly index: ImageIndex,
-    private readonly opts: Required<Omit<ImageStreamOptions, 'classNames' | 'mean' | 'std' | 'scale' | 'ratio'>> & { ranges: CropRanges },
+    private readonly opts: Required<Omit<ImageStreamOptions, 'classNames' | 'mean' | 'std' | 'scale' | 'ratio' | 'decoder'>> & { ranges: CropRanges; decoder: 'libjpeg' | 'sharp' },
     mean: number[],
     std: number[],
   ) {
@@ -132,6 +139,11 @@ export class ImageStream {
     return this.opts.transform;
   }
 
+  /** Who decodes this stream's JPEGs: 'libjpeg' (the addon's crop-only decoder) or 'sharp' (PNGs always go to sharp). */
+  get decoder(): 'libjpeg' | 'sharp' {
+    return this.opts.decoder;
+  }
+
   /** Batches decoded ahead of the consumer (the `prefetch` option). */
   get prefetch(): number {
     return this.opts.prefetch;
@@ -141,7 +153,9 @@ export class ImageStream {
    * What identifies the stream's data and transform, for comparing ranks of a data-parallel job: the
    * source's name, a digest of its sample list (relative paths or shard names and members, with labels;
    * independent of where the data is mounted, so machines may keep it at different paths), the counts
-   * and every transform option that changes the decoded pixels.
+   * and every transform option that changes the decoded pixels. Not the decoder: libjpeg-turbo and sharp
+   * give the same crops within a few grey levels (docs/streaming-data.md), so ranks on machines with and
+   * without the addon's decoder may train together.
    */
   get identity(): Record<string, unknown> {
     if (!this.digest) {
@@ -182,7 +196,7 @@ export class ImageStream {
       throw new TypeError(`${fn}: argument 'source' must be a folder (class subfolders or .tar shards) or a list of .tar shard paths; got ${describe(source)}`);
     }
     const o = optionsOf(fn, options);
-    rejectUnknown(fn, o, ['transform', 'size', 'resize', 'scale', 'ratio', 'flip', 'classNames', 'mean', 'std', 'onBadImage', 'concurrency', 'prefetch', 'indexCache', 'onWarning']);
+    rejectUnknown(fn, o, ['transform', 'size', 'resize', 'scale', 'ratio', 'flip', 'classNames', 'mean', 'std', 'onBadImage', 'concurrency', 'prefetch', 'indexCache', 'onWarning', 'decoder']);
     const transform = requireChoice(fn, 'transform', o.transform, ['train', 'eval'] as const, 'train');
     const size = requireInt(fn, 'size', o.size, 8, 4096, 224);
     const resize = requireInt(fn, 'resize', o.resize, size, 8192, Math.round((size * 256) / 224));
@@ -211,8 +225,16 @@ export class ImageStream {
     const indexCache = requireBool(fn, 'indexCache', o.indexCache, true);
     if (o.onWarning !== undefined && typeof o.onWarning !== 'function') throw new TypeError(`${fn}: option 'onWarning' must be a function; got ${describe(o.onWarning)}`);
     const onWarning = (o.onWarning as ((line: string) => void) | undefined) ?? defaultWarning;
-    // The decoder is needed by every batch: a missing one is reported now, not at the first step.
-    loadDecoder();
+    const choice = requireChoice(fn, 'decoder', o.decoder, ['auto', 'libjpeg', 'sharp'] as const, 'auto');
+    // The decoder is needed by every batch: a missing one is reported now, not at the first step. sharp
+    // stays required unless the addon's decoder was asked for (PNGs and the fallback need it).
+    let decoder: 'libjpeg' | 'sharp' = 'sharp';
+    if (choice !== 'libjpeg') loadDecoder();
+    if (choice !== 'sharp') {
+      const jpeg = jpegDecoder();
+      if (jpeg.available) decoder = 'libjpeg';
+      else if (choice === 'libjpeg') throw new Error(`${fn}: decoder 'libjpeg' is unavailable: ${jpeg.reason}. Use decoder: 'auto' (sharp then decodes JPEGs) or 'sharp'.`);
+    }
     let index: ImageIndex;
     try {
       index = await indexImages(source, indexCache);
@@ -225,7 +247,7 @@ export class ImageStream {
       checkClassNames(expected, index.classNames, `${fn}: ${index.root}`);
     }
     const name = Array.isArray(source) ? path.basename(index.root) : path.basename(path.resolve(source));
-    return new ImageStream(name, index, { transform, size, resize, flip, onBadImage, concurrency, prefetch, indexCache, onWarning, ranges }, mean, std);
+    return new ImageStream(name, index, { transform, size, resize, flip, onBadImage, concurrency, prefetch, indexCache, onWarning, ranges, decoder }, mean, std);
   }
 
   /** A sample's file (folder) or `shard:member` (shards), for messages. */
@@ -248,16 +270,18 @@ export class ImageStream {
     }
   }
 
-  /** Decodes sample `i` with its transform; the crop and flip are drawn from (seed, epoch, i). */
-  private async decode(i: number, epoch: number, seed: number): Promise<Buffer> {
-    const { size, resize, flip, transform, ranges } = this.opts;
+  /** Decodes sample `i` with its transform into `out` at `offset`; the crop and flip are drawn from (seed, epoch, i). */
+  private async decodeInto(i: number, epoch: number, seed: number, out: Uint8Array, offset: number): Promise<void> {
+    const { size, resize, flip, transform, ranges, decoder } = this.opts;
     const bytes = await this.bytes(i);
-    return decodeImage(bytes, size, (w, h) => {
+    const placement = (w: number, h: number) => {
       if (transform === 'eval') return { ...centerPlan(w, h, resize, size), flip: false };
       const rng = new Rng(seed, 0xc409, epoch, i);
       const box = randomResizedCrop(w, h, rng, ranges);
       return { ...cropPlan(w, h, box, size), flip: flip && rng.nextFloat() < 0.5 };
-    });
+    };
+    if (decoder === 'libjpeg' && isJpeg(bytes)) return decodeJpegInto(bytes, size, placement, out, offset);
+    out.set(await decodeImage(bytes, size, placement), offset);
   }
 
   /**
@@ -289,7 +313,7 @@ export class ImageStream {
         const i = indices[k];
         if (this.bad.has(i)) continue;
         try {
-          images.set(await this.decode(i, epoch, seed), k * plane);
+          await this.decodeInto(i, epoch, seed, images, k * plane);
           ok[k] = 1;
         } catch (err) {
           const why = (err as Error).message.split('\n')[0];

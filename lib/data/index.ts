@@ -29,5 +29,7 @@ export type { BatchSamplerOptions, SamplerState, SampledBatch } from './sampler'
 export { Rng } from './rng';
 export { openImageStream, isImageStream, ImageStream, IMAGENET_MEAN, IMAGENET_STD } from './image-stream';
 export type { ImageStreamOptions, StreamBatch, StreamBatchesOptions } from './image-stream';
+export { jpegDecoder, DEFAULT_LIBJPEG } from './jpeg-decoder';
+export type { JpegDecoderInfo } from './jpeg-decoder';
 export { randomResizedCrop, cropPlan, centerPlan, DEFAULT_CROP_RANGES } from './crop';
 export type { CropBox, CropRanges, ResizePlan } from './crop';

@@ -317,7 +317,8 @@ function targets(ctx) {
   add('data.randomResizedCrop', () => [500, 375, ctx.rng], (c, a) => rk.data.randomResizedCrop(...a));
   add('data.cropPlan', () => [500, 375, { top: 0, left: 0, height: 100, width: 120 }, 224], (c, a) => rk.data.cropPlan(...a));
   add('data.centerPlan', () => [500, 375, 256, 224], (c, a) => rk.data.centerPlan(...a));
-  add('data.openImageStream', () => [ctx.tmp, { size: 16, indexCache: false }], (c, a) => rk.data.openImageStream(...a), { options: [1, ['size', 'indexCache']] });
+  add('data.openImageStream', () => [ctx.tmp, { size: 16, indexCache: false, decoder: 'auto' }], (c, a) => rk.data.openImageStream(...a), { options: [1, ['size', 'indexCache', 'decoder']] });
+  add('data.jpegDecoder', () => [], (c, a) => rk.data.jpegDecoder(...a));
   add('data.loadIdx', () => [ctx.junkFile, rk.data.IDX_IMAGES_MAGIC], (c, a) => rk.data.loadIdx(...a));
   add('data.loadMnist', () => [ctx.tmp, { split: 'train', kind: 'mnist' }], (c, a) => rk.data.loadMnist(...a), { options: [1, ['split', 'kind']] });
   add('data.loadIdx(fifo)', () => [ctx.fifo, rk.data.IDX_LABELS_MAGIC], (c, a) => rk.data.loadIdx(...a), { noFuzz: true, skip: !ctx.fifo });
