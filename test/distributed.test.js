@@ -117,7 +117,12 @@ describe('rk.distributed (Gloo on 127.0.0.1)', function () {
     await assert.rejects(rk.distributed.init({ rank: 0, worldSize: 2, backend: 'mpi' }), /option 'backend' must be 'auto', 'gloo' or 'nccl'/);
     await assert.rejects(rk.distributed.init({ rank: 0, worldSize: 2, masterPort: 0 }), /option 'masterPort' must be an integer in \[1, 65535\]/);
     await assert.rejects(rk.distributed.init({ rank: 0, worldSize: 2, bogus: 1 }), /unknown option 'bogus'/);
-    if (!rk.info().cudaAvailable) await assert.rejects(rk.distributed.init({ rank: 0, worldSize: 2, device: 'cuda' }), /backend 'nccl' is not in this build/);
+    // Without a GPU a 'cuda' group is refused at once, before any rendezvous: the CPU build has no NCCL at all;
+    // the CUDA variant has it but no usable device, and says why (a rank 0 waiting for peers would hang).
+    if (!rk.cuda.isAvailable()) {
+      const why = rk.info().libtorch.variant === 'cuda' ? /backend 'nccl' needs a CUDA device, and CUDA cannot be used here \(.+\); use device 'cpu'/ : /backend 'nccl' is not in this build/;
+      await assert.rejects(rk.distributed.init({ rank: 0, worldSize: 2, device: 'cuda', timeoutMs: 5000 }), why);
+    }
   });
 
   it('a one-rank group: identity collectives, and bad arguments throw errors (never a crash)', async () => {

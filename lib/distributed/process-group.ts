@@ -4,6 +4,7 @@
 // naming the ranks that did not report.
 import { describe } from '../checks';
 import { native } from '../native';
+import { cuda } from '../runtime';
 import type { NativeBinding, NativeTensor } from '../native-types';
 import { Tensor, tensor } from '../tensor';
 import type { DistributedBinding, NativeProcessGroup } from './binding';
@@ -202,6 +203,11 @@ export async function init(options: InitOptions = {}): Promise<ProcessGroup> {
   const backend = requested === 'auto' ? (device.startsWith('cuda') ? 'nccl' : 'gloo') : (requested as 'gloo' | 'nccl');
   if (backend === 'nccl' && !binding().ncclAvailable()) {
     throw new Error("rk.distributed.init: backend 'nccl' is not in this build of reviewkd (it needs the CUDA variant compiled with nccl.h); use backend 'gloo'");
+  }
+  // Checked before the rendezvous: without a usable GPU an NCCL group could never form, and rank 0 would
+  // otherwise wait for its peers until the timeout (30 minutes by default) before failing.
+  if (backend === 'nccl' && !cuda.isAvailable()) {
+    throw new Error(`rk.distributed.init: backend 'nccl' needs a CUDA device, and CUDA cannot be used here (${cuda.unavailableReason() ?? 'no CUDA device is visible'}); use device 'cpu' (backend 'gloo')`);
   }
   const hostStore = o.hostStore ?? !env?.agentStore;
   if (typeof hostStore !== 'boolean') throw new TypeError("rk.distributed.init: option 'hostStore' must be a boolean");
