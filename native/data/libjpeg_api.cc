@@ -55,7 +55,7 @@ LibraryStatus open(const std::string& name) {
   if (!handle) {
     const char* e = dlerror();
     s.reason = "cannot open " + name + " (" + (e ? e : "unknown error") +
-               "); the fast JPEG decoder needs libjpeg-turbo >= 1.5 with the libjpeg 6.2 API (Debian/Ubuntu: libjpeg62-turbo, Fedora: libjpeg-turbo)";
+               "); the fast JPEG decoder needs libjpeg-turbo >= 1.5 with the libjpeg 6.2 API (Debian: libjpeg62-turbo, Fedora: libjpeg-turbo)";
     return s;
   }
   Functions f{};
