@@ -38,6 +38,21 @@ describe('CLI: imagenet recipes stream an ILSVRC folder; bench --data', function
     assert.match(r.stdout, /paper 71\.61%/);
   });
 
+  it('the train split streams random crops, or centre crops for --no-augment and eval --split train', async () => {
+    const { loadData } = require('../dist/cli/data');
+    const plain = await loadData({ dataset: 'imagenet', data: root }, 'train');
+    assert.strictEqual(plain.train.transform, 'train');
+    const centre = await loadData({ dataset: 'imagenet', data: root, trainTransform: 'eval' }, 'train');
+    assert.strictEqual(centre.train.transform, 'eval');
+    // Centre crops do not depend on the seed or the epoch.
+    const a = await centre.train.loadBatch(Int32Array.from([0, 1]), { epoch: 0, seed: 1 });
+    const b = await centre.train.loadBatch(Int32Array.from([0, 1]), { epoch: 3, seed: 2 });
+    assert.deepStrictEqual(Buffer.from(a.images), Buffer.from(b.images));
+    const c = await plain.train.loadBatch(Int32Array.from([0, 1]), { epoch: 0, seed: 1 });
+    const d = await plain.train.loadBatch(Int32Array.from([0, 1]), { epoch: 3, seed: 2 });
+    assert.notDeepStrictEqual(Buffer.from(c.images), Buffer.from(d.images), 'random crops move with the seed and epoch');
+  });
+
   it('bench --data DIR --no-step --json times the pipeline', () => {
     const r = cli(['bench', '--data', root, '--no-step', '--json', '--images', '24']);
     assert.strictEqual(r.code, 0, r.stderr);

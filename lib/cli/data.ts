@@ -25,6 +25,11 @@ export interface DataOptions {
   limit?: number;
   testLimit?: number;
   seed?: number;
+  /**
+   * Image streams (--dataset imagenet): the transform of the train split. 'train' (default) is the random
+   * resized crop + flip; 'eval' the resize + centre crop, for `--no-augment` and for `eval --split train`.
+   */
+  trainTransform?: 'train' | 'eval';
 }
 
 /** A loaded train/test pair, with what was detected. */
@@ -82,7 +87,8 @@ function limit(ds: ImageDataset | undefined, n: number | undefined): ImageDatase
 
 /**
  * ILSVRC layout (`train/<wnid>/*.JPEG`, `val/<wnid>/*.JPEG`; or tar shards in train/ and val/) as image
- * streams: training with RandomResizedCrop + flip, validation with Resize + CenterCrop, at `imageSize` (224).
+ * streams: training with RandomResizedCrop + flip (Resize + CenterCrop with `trainTransform: 'eval'`),
+ * validation with Resize + CenterCrop, at `imageSize` (224).
  */
 async function openImagenet(dir: string, o: DataOptions, need: 'train' | 'test' | 'both'): Promise<{ train?: ImageStream; test?: ImageStream }> {
   if (o.limit !== undefined || o.testLimit !== undefined) throw new UsageError('options --limit and --test-limit apply to data loaded into memory; for --dataset imagenet make a smaller folder');
@@ -90,7 +96,7 @@ async function openImagenet(dir: string, o: DataOptions, need: 'train' | 'test' 
   const trainDir = isDir(path.join(dir, 'train')) ? path.join(dir, 'train') : undefined;
   const valDir = ['val', 'validation', 'test'].map((d) => path.join(dir, d)).find(isDir);
   if (!trainDir && !valDir) throw new UsageError(`option --data: '${dir}' has no train/ or val/ folder (the ILSVRC layout: train/<wnid>/*.JPEG, val/<wnid>/*.JPEG)`);
-  const train = need !== 'test' && trainDir ? await data.openImageStream(trainDir, { size }) : undefined;
+  const train = need !== 'test' && trainDir ? await data.openImageStream(trainDir, { size, transform: o.trainTransform ?? 'train' }) : undefined;
   const test = need !== 'train' && valDir ? await data.openImageStream(valDir, { transform: 'eval', size, ...(train?.classNames ? { classNames: train.classNames } : {}) }) : undefined;
   if (need !== 'test' && !train) throw new UsageError(`option --data: '${dir}' has no train/ folder`);
   if (need === 'test' && !test) throw new UsageError(`option --data: '${dir}' has no val/ folder to evaluate on`);

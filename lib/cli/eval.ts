@@ -64,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     if (v.limit === undefined && typeof opts.testLimit === 'number') v.limit = opts.testLimit;
   }
   const split = (v.split as 'test' | 'train' | undefined) ?? 'test';
-  const loaded = await loadData({ data, dataset, imageSize: v.imageSize as number | undefined, holdout, seed, limit: v.limit as number | undefined, testLimit: v.limit as number | undefined }, split);
+  const loaded = await loadData({ data, dataset, imageSize: v.imageSize as number | undefined, holdout, seed, limit: v.limit as number | undefined, testLimit: v.limit as number | undefined, trainTransform: 'eval' }, split);
   const ds = split === 'test' ? loaded.test : loaded.train;
   if (!ds) throw new UsageError(`option --data: no ${split} split found in '${loaded.path}'`);
   const model = models.create(modelName, { numClasses: ds.numClasses, inChannels: ds.channels });

@@ -351,6 +351,8 @@ async function trainRank(kind: 'train' | 'distill', parsed: Parsed, o: Resolved,
     limit: o.limit as number | undefined,
     testLimit: o.testLimit as number | undefined,
     seed: o.seed,
+    // An image stream crops at decode: --no-augment gives it the evaluation transform (resize + centre crop).
+    trainTransform: o.augment === false ? 'eval' : 'train',
   });
   const train = loaded.train as ImageDataset | ImageStream;
   if (!train) throw new UsageError(`option --data: '${loaded.path}' has no training images`);
