@@ -12,13 +12,7 @@ const rk = require('..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-stream-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** width x height RGB(A) pixels from f(x, y) -> [r, g, b(, a)]. */
-function pixels(width, height, channels, f) {
-  const px = Buffer.alloc(width * height * channels);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) px.set(f(x, y), (y * width + x) * channels);
-  return px;
-}
-const raw = (width, height, channels, f) => sharp(pixels(width, height, channels, f), { raw: { width, height, channels } });
+const { pixels, raw } = require('./pixel-helpers');
 const noise = (seed) => (x, y) => [(x * 37 + y * 11 + seed * 53) % 256, (x * 7 + y * 29 + seed * 17) % 256, (x * 3 + y * 5 + seed * 91) % 256];
 
 /** A ustar tar of [name, bytes] members. */

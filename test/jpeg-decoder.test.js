@@ -16,13 +16,7 @@ const { decodeJpegInto } = require('../dist/data/jpeg-decoder');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rk-jpeg-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** width x height pixels of `channels` from f(x, y). */
-function pixels(width, height, channels, f) {
-  const px = Buffer.alloc(width * height * channels);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) px.set(f(x, y), (y * width + x) * channels);
-  return px;
-}
-const raw = (width, height, channels, f) => sharp(pixels(width, height, channels, f), { raw: { width, height, channels } });
+const { pixels, raw } = require('./pixel-helpers');
 // A photo-like picture: slow waves plus an edge. Resamplers agree on it to a few grey levels; on pixel
 // noise they would differ by their filters' whole difference, which says nothing about correctness.
 const scene = (seed) => (x, y) => {
