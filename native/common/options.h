@@ -14,9 +14,12 @@ namespace rk {
 
 class OptionsReader {
  public:
-  OptionsReader(const Napi::Value& value, std::string fn) : fn_(std::move(fn)) {
-    if (!value.IsObject() || value.IsArray()) throw JsTypeError(fn_ + ": argument 'options' must be an object; got " + describe(value));
+  // `argument` names the object in messages: "fn: option 'key'" for the usual options argument, or
+  // "fn: argument 'plan' field 'key'" for another object argument (argument = "plan").
+  OptionsReader(const Napi::Value& value, std::string fn, std::string argument = "options") : fn_(std::move(fn)) {
+    if (!value.IsObject() || value.IsArray()) throw JsTypeError(fn_ + ": argument '" + argument + "' must be an object; got " + describe(value));
     obj_ = value.As<Napi::Object>();
+    if (argument != "options") field_ = "argument '" + argument + "' field";
   }
 
   bool has(const char* key) const {
@@ -24,7 +27,7 @@ class OptionsReader {
     return !v.IsUndefined() && !v.IsNull();
   }
   Napi::Value get(const char* key) const { return obj_.Get(key); }
-  std::string where(const char* key) const { return fn_ + ": option '" + key + "'"; }
+  std::string where(const char* key) const { return fn_ + ": " + field_ + " '" + key + "'"; }
 
   double number(const char* key, std::optional<double> fallback = std::nullopt, double lo = -1e300, double hi = 1e300) const {
     if (!has(key)) return required(key, fallback);
@@ -95,6 +98,7 @@ class OptionsReader {
 
   Napi::Object obj_;
   std::string fn_;
+  std::string field_ = "option";
 };
 
 }  // namespace rk

@@ -1,11 +1,11 @@
 // JS face of native/data: jpegDecoderLoad(name) and jpegDecodeCrop(bytes, out, offset, plan).
 // The decode runs on libuv's thread pool (a plain AsyncWorker): never on the event loop, and never on the
 // compute thread, which belongs to the training step that the decoding overlaps.
-#include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "common/export.h"
+#include "common/options.h"
 #include "common/settle.h"
 #include "data/jpeg_crop_decoder.h"
 #include "data/libjpeg_api.h"
@@ -25,32 +25,19 @@ Napi::Uint8Array bytesArg(const Args& a, size_t i, const char* name) {
   return v.As<Napi::Uint8Array>();
 }
 
-// An integer field of the plan object, in [lo, hi].
-int planInt(const Args& a, Napi::Object plan, const char* key, int64_t lo, int64_t hi) {
-  const Napi::Value v = plan.Get(key);
-  const std::string where = a.where("plan") + " field '" + key + "'";
-  if (!v.IsNumber()) throw JsTypeError(where + " must be an integer; got " + describe(v));
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || std::floor(d) != d || d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
-    throw JsRangeError(where + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]; got " + describe(v));
-  }
-  return static_cast<int>(d);
-}
-
+// The crop plan, read with the shared options reader ("jpegDecodeCrop: argument 'plan' field 'left' ...").
 jpeg::CropRequest planArg(const Args& a, size_t i) {
   const Napi::Value v = a[i];
   if (!v.IsObject() || v.IsArray() || v.IsFunction() || v.IsTypedArray()) throw JsTypeError(a.where("plan") + " must be a plain object; got " + describe(v));
-  Napi::Object plan = v.As<Napi::Object>();
+  const OptionsReader plan(v, kDecode, "plan");
   jpeg::CropRequest r;
-  r.size = planInt(a, plan, "size", 1, 8192);
-  r.resizedWidth = planInt(a, plan, "resizedWidth", r.size, 1 << 20);
-  r.resizedHeight = planInt(a, plan, "resizedHeight", r.size, 1 << 20);
-  r.left = planInt(a, plan, "left", 0, r.resizedWidth - r.size);
-  r.top = planInt(a, plan, "top", 0, r.resizedHeight - r.size);
-  r.orientation = planInt(a, plan, "orientation", 1, 8);
-  const Napi::Value flip = plan.Get("flip");
-  if (!flip.IsBoolean()) throw JsTypeError(a.where("plan") + " field 'flip' must be a boolean; got " + describe(flip));
-  r.flip = flip.As<Napi::Boolean>().Value();
+  r.size = static_cast<int>(plan.integer("size", std::nullopt, 1, 8192));
+  r.resizedWidth = static_cast<int>(plan.integer("resizedWidth", std::nullopt, r.size, 1 << 20));
+  r.resizedHeight = static_cast<int>(plan.integer("resizedHeight", std::nullopt, r.size, 1 << 20));
+  r.left = static_cast<int>(plan.integer("left", std::nullopt, 0, r.resizedWidth - r.size));
+  r.top = static_cast<int>(plan.integer("top", std::nullopt, 0, r.resizedHeight - r.size));
+  r.orientation = static_cast<int>(plan.integer("orientation", std::nullopt, 1, 8));
+  r.flip = plan.boolean("flip", std::nullopt);
   return r;
 }
 
