@@ -4,6 +4,12 @@ import type { NativeModule, NativeTensor } from '../native-types';
 export interface ReviewBinding {
   abfCreate(inChannels: number, midChannels: number, outChannels: number, fuse: boolean, attention: boolean): NativeModule;
   abfForward(abf: NativeModule, x: NativeTensor, residual: NativeTensor | null, outHeight: number | null, outWidth: number | null): [NativeTensor, NativeTensor];
+  /**
+   * ABF's attention mix by one path ('fused': native/kernels/attention_mix.cc; 'composed': LibTorch's
+   * operators), forward and backward on copies of the inputs, on the compute thread. For tests and
+   * comparisons: resolves [output, gradX, gradResidual, gradWeight, gradBias].
+   */
+  attentionMixGrads(x: NativeTensor, residual: NativeTensor, weight: NativeTensor, bias: NativeTensor, gradOutput: NativeTensor, path: 'fused' | 'composed'): Promise<NativeTensor[]>;
   reviewHeadCreate(studentShapes: number[][], teacherShapes: number[][], midChannels: number | null, variant: string): NativeModule;
   reviewHeadForward(head: NativeModule, features: NativeTensor[]): NativeTensor[];
   reviewHeadForwardAsync(head: NativeModule, features: NativeTensor[]): Promise<NativeTensor[] | NativeTensor>;

@@ -35,4 +35,9 @@ class ABFImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ABF);
 
+// ABF's attention mix composed of LibTorch operators (the path for CUDA and with the fused kernels off):
+// y = nearest-resize(residual) to x's size, z = sigmoid(conv1x1([x, y]; weight, bias)), x * z[:, 0:1] + y * z[:, 1:2].
+// kernels/attention_mix.h computes the same as one fused CPU function.
+torch::Tensor attentionMixComposed(const torch::Tensor& x, const torch::Tensor& residual, const torch::Tensor& weight, const torch::Tensor& bias);
+
 }  // namespace rk

@@ -2,6 +2,7 @@
 // themselves stay plain LibTorch code.
 #include "common/export.h"
 #include "common/tensor_task.h"
+#include "kernels/attention_mix.h"
 #include "nn/module_wrap.h"
 #include "review/abf.h"
 #include "review/classic_losses.h"
@@ -59,6 +60,42 @@ Napi::Value abfForward(const Args& a) {
   if (a.has(3) || a.has(4)) outSize = std::make_pair(a.integer(3, "outHeight", 1, kMaxSide), a.integer(4, "outWidth", 1, kMaxSide));
   auto [out, res] = abf->forward(x, residual, outSize);
   return tensorArray(a.env(), {out, res});
+}
+
+// attentionMixGrads(x, residual, weight, bias, gradOutput, path) -> Promise<[output, gradX, gradResidual,
+// gradWeight, gradBias]>: ABF's attention mix by one path ('fused': kernels/attention_mix.h, whatever the
+// process switch says; 'composed': LibTorch's operators), forward and backward on copies of the inputs, on
+// the compute thread (so setNumThreads applies). For tests and comparisons of the two paths.
+Napi::Value attentionMixGrads(const Args& a) {
+  const torch::Tensor x = a.tensor(0, "x"), residual = a.tensor(1, "residual"), weight = a.tensor(2, "weight"), bias = a.tensor(3, "bias");
+  const torch::Tensor grad = a.tensor(4, "gradOutput");
+  const std::string path = a.string(5, "path");
+  if (path != "fused" && path != "composed") throw JsRangeError(a.where("path") + " must be 'fused' or 'composed'; got '" + path + "'");
+  requireFloat4d(a, x, "x");
+  requireFloat4d(a, residual, "residual");
+  if (residual.size(0) != x.size(0) || residual.size(1) != x.size(1)) {
+    throw JsRangeError(a.where("residual") + " has shape " + c10::str(residual.sizes()) + " but must be " + std::to_string(x.size(0)) + " x " +
+                       std::to_string(x.size(1)) + " x h x w like x");
+  }
+  if (weight.dim() != 4 || weight.size(0) != 2 || weight.size(1) != 2 * x.size(1) || weight.size(2) != 1 || weight.size(3) != 1) {
+    throw JsRangeError(a.where("weight") + " must be [2, " + std::to_string(2 * x.size(1)) + ", 1, 1]; got " + c10::str(weight.sizes()));
+  }
+  if (bias.dim() != 1 || bias.size(0) != 2) throw JsRangeError(a.where("bias") + " must be [2]; got " + c10::str(bias.sizes()));
+  if (grad.sizes() != x.sizes()) throw JsRangeError(a.where("gradOutput") + " must have x's shape " + c10::str(x.sizes()) + "; got " + c10::str(grad.sizes()));
+  if (path == "fused" && !attentionMixApplies(x, residual, weight, bias)) {
+    throw JsRangeError(a.where("x") + ": the fused path takes CPU float32/bfloat16 maps and a float32 weight and bias; got x " + dtypeName(x.scalar_type()) +
+                       ", residual " + dtypeName(residual.scalar_type()) + ", weight " + dtypeName(weight.scalar_type()) + ", bias " +
+                       dtypeName(bias.scalar_type()));
+  }
+  const bool fused = path == "fused";
+  return runAsync(a.env(), [=] {
+    torch::AutoGradMode enable(true);
+    const auto leaf = [](const torch::Tensor& t) { return t.detach().clone(torch::MemoryFormat::Preserve).requires_grad_(true); };
+    const torch::Tensor xl = leaf(x), rl = leaf(residual), wl = leaf(weight), bl = leaf(bias);
+    const torch::Tensor out = fused ? attentionMix(xl, rl, wl, bl) : attentionMixComposed(xl, rl, wl, bl);
+    out.backward(grad.to(out.scalar_type()));
+    return std::vector<torch::Tensor>{out.detach(), xl.grad(), rl.grad(), wl.grad(), bl.grad()};
+  });
 }
 
 std::vector<LevelShape> levelShapes(const Args& a, size_t i, const char* name) {
@@ -207,6 +244,7 @@ Napi::Value fitnetLossBinding(const Args& a) {
 void registerReview(Napi::Env env, Napi::Object exports) {
   exportFunction(env, exports, "abfCreate", abfCreate);
   exportFunction(env, exports, "abfForward", abfForward);
+  exportFunction(env, exports, "attentionMixGrads", attentionMixGrads);
   exportFunction(env, exports, "reviewHeadCreate", reviewHeadCreate);
   exportFunction(env, exports, "reviewHeadForward", reviewHeadForward);
   exportFunction(env, exports, "reviewHeadForwardAsync", reviewHeadForwardAsync);
