@@ -95,15 +95,16 @@ describe('attention mix: fused kernel vs the LibTorch composition', function () 
   // compared with the fp32 composition of the same (bf16-representable) values: the maps (output,
   // gradX, gradResidual) within bf16's rounding, 2^-8 of their scale; the fp32 weight and bias gradients,
   // which are not rounded, within 2e-6.
-  for (const [name, shape, rLast] of [
-    ['channels-last', { n: 2, c: 16, hw: [8, 8], rhw: [4, 4] }, true],
-    ['x channels-last, residual NCHW, 3x3 -> 7x7', { n: 2, c: 16, hw: [7, 7], rhw: [3, 3] }, false],
+  for (const [name, shape, xLast, rLast] of [
+    ['channels-last', { n: 2, c: 16, hw: [8, 8], rhw: [4, 4] }, true, true],
+    ['NCHW, more pixels than one tile', { n: 2, c: 16, hw: [12, 12], rhw: [6, 6] }, false, false],
+    ['x channels-last, residual NCHW, 3x3 -> 7x7', { n: 2, c: 16, hw: [7, 7], rhw: [3, 3] }, true, false],
   ]) {
     it(`bf16, ${name}: maps within bf16 rounding, weight/bias gradients within 2e-6`, async () => {
       const t = inputs(shape, 11);
       for (const k of ['x', 'residual', 'grad']) t[k] = t[k].to('bfloat16').to('float32');
-      const ref = await run('composed', { ...t, x: layout(t.x, true), residual: layout(t.residual, rLast) });
-      const fused = await run('fused', { ...t, x: layout(t.x, true, 'bfloat16'), residual: layout(t.residual, rLast, 'bfloat16'), grad: t.grad.to('bfloat16') });
+      const ref = await run('composed', { ...t, x: layout(t.x, xLast), residual: layout(t.residual, rLast) });
+      const fused = await run('fused', { ...t, x: layout(t.x, xLast, 'bfloat16'), residual: layout(t.residual, rLast, 'bfloat16'), grad: t.grad.to('bfloat16') });
       for (const k of ['out', 'gx', 'gr']) {
         assert.strictEqual(fused[k].dtype, 'bfloat16', `${k} dtype`);
         const d = relMaxDiff(fused[k], ref[k]);
@@ -114,7 +115,7 @@ describe('attention mix: fused kernel vs the LibTorch composition', function () 
         const d = relMaxDiff(fused[k], ref[k]);
         assert.ok(d <= 2e-6, `${k} differs by ${d.toExponential(2)} of its scale`);
       }
-      assert.strictEqual(fused.out.handle.isContiguous, false, 'output stays channels-last');
+      assert.strictEqual(fused.out.handle.isContiguous, !xLast, "output in x's layout");
     });
   }
 
