@@ -24,7 +24,7 @@ export { Module } from './module';
 export type { LoadReport } from './module';
 export { scope, keep } from './scope';
 export type { Disposable } from './scope';
-export { info, setNumThreads, getNumThreads, cuda, memory } from './runtime';
+export { info, setNumThreads, getNumThreads, setFusedKernels, fusedKernelsEnabled, cuda, memory } from './runtime';
 export * as io from './io';
 export * as models from './models';
 export type { RuntimeInfo } from './runtime';

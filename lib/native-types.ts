@@ -170,5 +170,9 @@ export interface NativeBinding extends DataBinding, IoBinding, ModelsBinding, Re
   keepFreedCpuMemory(how: 'malloc' | 'cache'): boolean;
   /** malloc_trim(0): gives freed heap memory back to the OS. */
   releaseFreedCpuMemory(): boolean;
+  /** Turns reviewkd's fused CPU kernels (BatchNorm, ABF's attention mix) on or off; returns the new state. */
+  setFusedKernels(on: boolean): boolean;
+  /** Whether the fused CPU kernels are in use. */
+  fusedKernelsEnabled(): boolean;
   noop(): undefined;
 }

@@ -126,6 +126,7 @@ export function native(): NativeBinding {
   const loadedBinding = require(choice.path as string) as NativeBinding;
   const reuse = cpuMemoryReuse();
   if (reuse) loadedBinding.keepFreedCpuMemory(reuse);
+  loadedBinding.setFusedKernels(flagSetting('REVIEWKD_FUSED_KERNELS', true));
   binding = loadedBinding;
   loaded = choice;
   return binding;

@@ -53,6 +53,26 @@ export function getNumThreads(): number {
   return native().getNumThreads();
 }
 
+/**
+ * Turns reviewkd's own CPU kernels (BatchNorm, ABF's attention mix) on or off for the whole process: they
+ * are on by default (the setting `REVIEWKD_FUSED_KERNELS=0` starts with them off). Off, every op runs
+ * LibTorch's own kernels: for comparing results or speed, or to rule the kernels out when a result looks
+ * wrong. Call it between training steps.
+ *
+ * @example
+ * rk.setFusedKernels(false);
+ * rk.setFusedKernels(true);
+ */
+export function setFusedKernels(on: boolean): void {
+  if (typeof on !== 'boolean') throw new TypeError(`setFusedKernels: argument 'on' must be a boolean; got ${typeof on}`);
+  native().setFusedKernels(on);
+}
+
+/** Whether reviewkd's own CPU kernels are in use (see setFusedKernels). */
+export function fusedKernelsEnabled(): boolean {
+  return native().fusedKernelsEnabled();
+}
+
 /** CUDA queries; both work (returning false / 0) with a CPU-only LibTorch. */
 export const cuda = {
   /** True when this LibTorch has CUDA and a device is visible. */

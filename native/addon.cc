@@ -27,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rk::registerIo(env, exports);
   rk::registerJpeg(env, exports);
   rk::registerReview(env, exports);
+  rk::registerBatchNorm(env, exports);
   rk::registerOptim(env, exports);
   rk::registerDistiller(env, exports);
   rk::registerTerms(env, exports);

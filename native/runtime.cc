@@ -4,6 +4,7 @@
 #include "common/cuda_status.h"
 #include "common/cpu_memory.h"
 #include "common/export.h"
+#include "kernels/fused_kernels.h"
 #include "tensor/tensor_wrap.h"
 
 namespace rk {
@@ -54,6 +55,11 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
     if (how != "malloc" && how != "cache") throw JsRangeError("keepFreedCpuMemory: 'how' must be 'malloc' or 'cache'; got '" + how + "'");
     return Napi::Boolean::New(a.env(), keepFreedCpuMemory(how));
   });
+  exportFunction(env, exports, "setFusedKernels", [](const Args& a) -> Napi::Value {
+    setFusedKernels(a.boolean(0, "on"));
+    return Napi::Boolean::New(a.env(), fusedKernelsEnabled());
+  });
+  exportFunction(env, exports, "fusedKernelsEnabled", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), fusedKernelsEnabled()); });
   exportFunction(env, exports, "releaseFreedCpuMemory", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), releaseFreedCpuMemory()); });
   // A raw function (no guard, no Args) so the call-overhead benchmark measures the boundary alone.
   exports.Set("noop", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return info.Env().Undefined(); }, "noop"));

@@ -14,6 +14,16 @@ export interface ReviewBinding {
   reviewHeadForward(head: NativeModule, features: NativeTensor[]): NativeTensor[];
   reviewHeadForwardAsync(head: NativeModule, features: NativeTensor[]): Promise<NativeTensor[] | NativeTensor>;
   reviewHeadInfo(head: NativeModule): { targets: number[]; midChannels: number; variant: string };
+  batchNorm(
+    input: NativeTensor,
+    weight: NativeTensor | null,
+    bias: NativeTensor | null,
+    runningMean: NativeTensor | null,
+    runningVar: NativeTensor | null,
+    training: boolean,
+    momentum: number,
+    eps: number,
+  ): NativeTensor;
   hcl(studentMaps: NativeTensor[], teacherMaps: NativeTensor[], levels: number[] | null): NativeTensor;
   crossEntropy(logits: NativeTensor, targets: NativeTensor, labelSmoothing: number): NativeTensor;
   atLoss(studentFeature: NativeTensor, teacherFeature: NativeTensor): NativeTensor;

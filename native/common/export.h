@@ -29,6 +29,7 @@ void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerAsyncOps(Napi::Env env, Napi::Object exports);
 void registerRuntime(Napi::Env env, Napi::Object exports);
 void registerReview(Napi::Env env, Napi::Object exports);
+void registerBatchNorm(Napi::Env env, Napi::Object exports);
 void registerIo(Napi::Env env, Napi::Object exports);
 void registerModels(Napi::Env env, Napi::Object exports);
 void registerEngine(Napi::Env env, Napi::Object exports);

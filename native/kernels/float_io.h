@@ -1,0 +1,47 @@
+// Loads and stores of float and bfloat16 values as plain bit operations, so the loops of the fused CPU
+// kernels vectorise (c10::BFloat16's own conversion branches on NaN per element), and the macro that
+// compiles a hot function for several x86-64 levels: the build has no -march (a prebuilt binary must run
+// on any x86-64), so without it the loops would use SSE2 only.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include <c10/util/BFloat16.h>
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(RK_SANITIZE_BUILD)
+// GCC/clang function multiversioning: one copy per level, chosen once at load by an ifunc resolver.
+#define RK_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RK_MULTIVERSION
+#endif
+
+namespace rk::kernels {
+
+inline float loadFloat(float v) { return v; }
+
+inline float loadFloat(c10::BFloat16 v) {
+  const uint32_t bits = static_cast<uint32_t>(v.x) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+template <typename T>
+inline T storeFloat(float v);
+
+template <>
+inline float storeFloat<float>(float v) {
+  return v;
+}
+
+// Round to nearest even, as c10::BFloat16(float) does; a NaN stays a (quiet) NaN.
+template <>
+inline c10::BFloat16 storeFloat<c10::BFloat16>(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  const bool isNan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
+  return c10::BFloat16(static_cast<uint16_t>(isNan ? 0x7FC0u : rounded), c10::BFloat16::from_bits());
+}
+
+}  // namespace rk::kernels
