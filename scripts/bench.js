@@ -4,7 +4,8 @@
 // the teacher forward alone, in plain fp32 and with the fast paths (channels-last, bf16 autocast); on the
 // CPU, in the same run, the same step written in PyTorch by a careful user (scripts/bench-pytorch.py: fp32,
 // and channels-last + bf16 autocast with the teacher in eval mode under no_grad) with --python's torch
-// (default python3; --no-pytorch skips it); then the cost of a native call.
+// (default python3; --no-pytorch skips it), each PyTorch cell timed right after ours; then the cost of a
+// native call.
 //   node scripts/bench.js [--device cpu|cuda] [--pair resnet56-resnet20 ...] [--batch 64 --batch 128]
 //                         [--steps 8] [--repeats 3] [--modes fp32,fast] [--python python3] [--no-pytorch]
 //                         [--json] [--quick]
@@ -65,42 +66,58 @@ async function pipelineBench() {
   }
 }
 
-/** The same pairs, batch sizes and modes timed in PyTorch (scripts/bench-pytorch.py --json), or {error}. */
-function pytorchRun(reports) {
-  const pairs = [...new Set(reports.flatMap((rep) => rep.results.map((r) => r.pair)))];
-  const batches = [...new Set(reports.flatMap((rep) => rep.results.map((r) => r.batchSize)))];
-  if (!values.json) process.stderr.write(`  timing the same step in PyTorch (${values.python} scripts/bench-pytorch.py)\n`);
-  const args = [path.join(__dirname, 'bench-pytorch.py'), '--pairs', pairs.join(','), '--batch', batches.join(','), '--modes', reports.map((r) => r.mode).join(','),
-    '--thread', 'main', '--threads', String(reports[0].threads), '--json'];
+/** One cell (mode, pair, batch) timed in PyTorch (scripts/bench-pytorch.py --json): its result, or {error}. */
+function pytorchCell(mode, pair, batch, threads) {
+  const args = [path.join(__dirname, 'bench-pytorch.py'), '--pairs', pair, '--batch', String(batch), '--modes', mode, '--thread', 'main', '--threads', String(threads), '--json'];
   if (values.steps) args.push('--steps', values.steps);
   if (values.repeats) args.push('--repeats', values.repeats);
   const py = spawnSync(values.python, args, { encoding: 'utf8' });
   if (py.status !== 0) return { error: (py.stderr || String(py.error)).trim().split('\n').pop() };
-  return JSON.parse(py.stdout.trim().split('\n').pop());
+  const out = JSON.parse(py.stdout.trim().split('\n').pop());
+  return { torch: out.torch, threads: out.threads, result: out.results[0] };
 }
 
 (async () => {
   if (values.data) return pipelineBench();
   const quick = values.quick;
   const modes = values.modes.split(',');
+  const pairs = values.pair ?? (quick ? ['resnet56-resnet20'] : ['resnet56-resnet20', 'wrn-40-2-wrn-16-2', 'resnet32x4-resnet8x4']);
+  const batches = values.batch ? values.batch.map(Number) : [quick ? 16 : values.device === 'cpu' ? 64 : 128];
+  const withPytorch = values.device === 'cpu' && !values['no-pytorch'] && !quick;
   const reports = [];
+  const pytorch = withPytorch ? { results: [] } : null;
+  // Cell by cell, ours then PyTorch's right after: on a shared machine the speed drifts by tens of per cent
+  // within minutes, so each ratio compares two timings taken back to back.
   for (const mode of modes) {
     const fast = mode === 'fast';
-    const report = await rk.bench.runBench({
-      device: values.device,
-      pairs: values.pair ?? (quick ? ['resnet56-resnet20'] : undefined),
-      batchSizes: values.batch ? values.batch.map(Number) : quick ? [16] : undefined,
-      steps: values.steps ? Number(values.steps) : quick ? 2 : undefined,
-      repeats: values.repeats ? Number(values.repeats) : quick ? 1 : undefined,
-      channelsLast: fast,
-      autocast: fast ? 'bf16' : false,
-      onResult: (r) => {
-        if (!values.json) process.stderr.write(`  measured ${mode} ${r.pair} @${r.batchSize}\n`);
-      },
-    });
-    reports.push({ mode, ...report });
+    let report;
+    for (const pair of pairs) {
+      for (const batch of batches) {
+        const cell = await rk.bench.runBench({
+          device: values.device,
+          pairs: [pair],
+          batchSizes: [batch],
+          steps: values.steps ? Number(values.steps) : quick ? 2 : undefined,
+          repeats: values.repeats ? Number(values.repeats) : quick ? 1 : undefined,
+          channelsLast: fast,
+          autocast: fast ? 'bf16' : false,
+        });
+        if (!values.json) process.stderr.write(`  measured ${mode} ${pair} @${batch}\n`);
+        if (report) report.results.push(...cell.results);
+        else report = { mode, ...cell };
+        if (pytorch && !pytorch.error) {
+          const py = pytorchCell(mode, pair, batch, cell.threads);
+          if (py.error) pytorch.error = py.error;
+          else {
+            Object.assign(pytorch, { torch: py.torch, threads: py.threads });
+            pytorch.results.push(py.result);
+            if (!values.json) process.stderr.write(`  measured ${mode} ${pair} @${batch} in PyTorch\n`);
+          }
+        }
+      }
+    }
+    reports.push(report);
   }
-  const pytorch = values.device === 'cpu' && !values['no-pytorch'] && !quick ? pytorchRun(reports) : null;
   const overhead = spawnSync(process.execPath, [path.join(__dirname, 'bench-call-overhead.js'), '--json'], { encoding: 'utf8' });
   const callOverhead = overhead.status === 0 ? JSON.parse(overhead.stdout).nsPerCall : null;
   if (values.json) {
