@@ -69,7 +69,7 @@ describe('attention mix: fused kernel vs the LibTorch composition', function () 
     ['same size', { n: 2, c: 8, hw: [5, 7], rhw: [5, 7] }, true, true],
     ['non-2x: 3x3 -> 7x7', { n: 2, c: 10, hw: [7, 7], rhw: [3, 3] }, false, false],
     ['non-2x: 4x3 -> 8x7 (2x rows, not columns), channels-last', { n: 2, c: 12, hw: [8, 7], rhw: [4, 3] }, true, true],
-    ['batch 1, more pixels than one tile, odd channel count', { n: 1, c: 33, hw: [16, 9], rhw: [8, 5] }, false, true],
+    ['batch 1, more pixels than one tile (256), odd channel count', { n: 1, c: 33, hw: [24, 17], rhw: [12, 9] }, false, true],
   ];
   for (const [name, shape, xLast, rLast] of fp32Cases) {
     it(`fp32, ${name}: forward and all gradients within 2e-6`, async () => {
@@ -97,7 +97,7 @@ describe('attention mix: fused kernel vs the LibTorch composition', function () 
   // which are not rounded, within 2e-6.
   for (const [name, shape, xLast, rLast] of [
     ['channels-last', { n: 2, c: 16, hw: [8, 8], rhw: [4, 4] }, true, true],
-    ['NCHW, more pixels than one tile', { n: 2, c: 16, hw: [12, 12], rhw: [6, 6] }, false, false],
+    ['NCHW, more pixels than one tile (256)', { n: 2, c: 16, hw: [24, 24], rhw: [12, 12] }, false, false],
     ['x channels-last, residual NCHW, 3x3 -> 7x7', { n: 2, c: 16, hw: [7, 7], rhw: [3, 3] }, true, false],
   ]) {
     it(`bf16, ${name}: maps within bf16 rounding, weight/bias gradients within 2e-6`, async () => {
@@ -131,12 +131,12 @@ describe('attention mix: fused kernel vs the LibTorch composition', function () 
 
   it('gradients are byte-identical across runs and between 1 and 2 threads', async () => {
     const before = rk.getNumThreads();
-    const shape = { n: 6, c: 32, hw: [16, 16], rhw: [8, 8] };
+    const shape = { n: 6, c: 32, hw: [24, 24], rhw: [12, 12] };
     const bytes = (r) => KEYS.map((k) => Buffer.from(r[k].dtype === 'bfloat16' ? r[k].rawBits16().buffer : r[k].toArray().buffer));
     try {
-      for (const dtype of ['float32', 'bfloat16']) {
+      for (const [dtype, channelsLast] of [['float32', true], ['bfloat16', true], ['float32', false]]) {
         const t = inputs(shape, 21);
-        const cast = (u) => layout(u, true, dtype === 'bfloat16' ? 'bfloat16' : undefined);
+        const cast = (u) => layout(u, channelsLast, dtype === 'bfloat16' ? 'bfloat16' : undefined);
         const args = { ...t, x: cast(t.x), residual: cast(t.residual), grad: cast(t.grad) };
         rk.setNumThreads(2);
         const a = bytes(await run('fused', args));
@@ -144,8 +144,8 @@ describe('attention mix: fused kernel vs the LibTorch composition', function () 
         rk.setNumThreads(1);
         const c = bytes(await run('fused', args));
         KEYS.forEach((k, i) => {
-          assert.ok(a[i].equals(b[i]), `${dtype} ${k}: two runs differ`);
-          assert.ok(a[i].equals(c[i]), `${dtype} ${k}: 1 thread differs from 2`);
+          assert.ok(a[i].equals(b[i]), `${dtype} channelsLast ${channelsLast} ${k}: two runs differ`);
+          assert.ok(a[i].equals(c[i]), `${dtype} channelsLast ${channelsLast} ${k}: 1 thread differs from 2`);
         });
       }
     } finally {
