@@ -2,7 +2,7 @@
 // reviewkd's CPU BatchNorm kernels (native/kernels/batch_norm_kernels.cc), reached through the dispatcher
 // by every BatchNorm: compared with LibTorch's own kernels (rk.setFusedKernels(false)) and with float64,
 // in both layouts and both precisions, forward, backward and running statistics; plus the fall-through
-// cases and the errors of rk.nn.batchNorm.
+// cases (evaluation mode among them) and the errors of rk.nn.batchNorm.
 const assert = require('assert');
 const rk = require('..');
 
@@ -79,7 +79,8 @@ describe('fused BatchNorm kernels', () => {
   for (const shape of shapes) {
     for (const channelsLast of [false, true]) {
       for (const training of [true, false]) {
-        const name = `${shape.join('x')} ${channelsLast ? 'channels-last' : 'NCHW'} ${training ? 'training' : 'evaluation'}`;
+        // Evaluation mode falls through to LibTorch's kernel (one affine pass): checked against float64 all the same.
+        const name = `${shape.join('x')} ${channelsLast ? 'channels-last' : 'NCHW'} ${training ? 'training' : 'evaluation (LibTorch)'}`;
         it(`float32 ${name}: equals float64 to 2e-6 and LibTorch's float32 kernel to 4e-6`, () => {
           rk.manualSeed(11);
           // float32 values held in float64, so the float64 reference sees the float32 inputs exactly.

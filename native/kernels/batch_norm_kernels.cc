@@ -285,51 +285,42 @@ std::tuple<Tensor, Tensor, Tensor> batchNormForward(const Tensor& input, const O
                                                     const OptionalTensor& runningMean, const OptionalTensor& runningVar, bool training,
                                                     double momentum, double eps) {
   const auto geo = geometryOf(input, weight, bias, runningMean, runningVar);
-  if (!geo || (training && geo->count() < 2) || (!training && !(definedTensor(runningMean) && definedTensor(runningVar)))) {
+  // Evaluation mode is one affine pass either way, and LibTorch's was measured faster on bfloat16
+  // channels-last maps (teacher forward 1480-1780 img/s against 1270-1680 with ours), so it keeps it.
+  if (!geo || !training || geo->count() < 2) {
     return at::native::batch_norm_cpu(input, weight, bias, runningMean, runningVar, training, momentum, eps);
   }
   const int64_t c = geo->c;
   const bool bf16 = input.scalar_type() == at::kBFloat16;
   std::vector<double> mean, variance;
-  if (training) {
-    if (bf16) {
-      batchMoments<c10::BFloat16>(*geo, input, mean, variance);
-    } else {
-      batchMoments<float>(*geo, input, mean, variance);
-    }
+  if (bf16) {
+    batchMoments<c10::BFloat16>(*geo, input, mean, variance);
   } else {
-    const float* rm = runningMean->data_ptr<float>();
-    const float* rv = runningVar->data_ptr<float>();
-    mean.assign(rm, rm + c);
-    variance.assign(rv, rv + c);
+    batchMoments<float>(*geo, input, mean, variance);
   }
 
   const float* w = floatData(weight);
   const float* b = floatData(bias);
   std::vector<float> scale(c), shift(c);
   const auto floatOptions = input.options().dtype(at::kFloat).memory_format(at::MemoryFormat::Contiguous);
-  Tensor saveMean = training ? at::empty({c}, floatOptions) : at::empty({0}, floatOptions);
-  Tensor saveInvstd = training ? at::empty({c}, floatOptions) : at::empty({0}, floatOptions);
+  Tensor saveMean = at::empty({c}, floatOptions);
+  Tensor saveInvstd = at::empty({c}, floatOptions);
   for (int64_t k = 0; k < c; ++k) {
     const double invstd = 1.0 / std::sqrt(variance[k] + eps);
     scale[k] = static_cast<float>((w ? w[k] : 1.0) * invstd);
     shift[k] = static_cast<float>((b ? b[k] : 0.0) - mean[k] * (w ? w[k] : 1.0) * invstd);
-    if (training) {
-      saveMean.data_ptr<float>()[k] = static_cast<float>(mean[k]);
-      saveInvstd.data_ptr<float>()[k] = static_cast<float>(invstd);
-    }
+    saveMean.data_ptr<float>()[k] = static_cast<float>(mean[k]);
+    saveInvstd.data_ptr<float>()[k] = static_cast<float>(invstd);
   }
-  if (training) {
-    // Running statistics as LibTorch updates them: the unbiased variance, blended by `momentum`.
-    const double count = static_cast<double>(geo->count());
-    if (definedTensor(runningMean)) {
-      float* rm = runningMean->data_ptr<float>();
-      for (int64_t k = 0; k < c; ++k) rm[k] = static_cast<float>(momentum * mean[k] + (1 - momentum) * rm[k]);
-    }
-    if (definedTensor(runningVar)) {
-      float* rv = runningVar->data_ptr<float>();
-      for (int64_t k = 0; k < c; ++k) rv[k] = static_cast<float>(momentum * variance[k] * count / (count - 1) + (1 - momentum) * rv[k]);
-    }
+  // Running statistics as LibTorch updates them: the unbiased variance, blended by `momentum`.
+  const double count = static_cast<double>(geo->count());
+  if (definedTensor(runningMean)) {
+    float* rm = runningMean->data_ptr<float>();
+    for (int64_t k = 0; k < c; ++k) rm[k] = static_cast<float>(momentum * mean[k] + (1 - momentum) * rm[k]);
+  }
+  if (definedTensor(runningVar)) {
+    float* rv = runningVar->data_ptr<float>();
+    for (int64_t k = 0; k < c; ++k) rv[k] = static_cast<float>(momentum * variance[k] * count / (count - 1) + (1 - momentum) * rv[k]);
   }
 
   Tensor output = at::empty_like(input);

@@ -9,7 +9,7 @@
 // head and the method plugins uses them without any call site changing, autograd included (the autograd
 // kernel redispatches to the CPU kernel). What they do not cover falls through to LibTorch's own kernels:
 // anything but 4-d float/bfloat16 maps that are NCHW- or channels-last-contiguous with float parameters,
-// and the backward of evaluation mode.
+// and evaluation mode (a single affine pass, which LibTorch already does well).
 #pragma once
 
 namespace rk {
