@@ -74,83 +74,88 @@ const float* floatData(const OptionalTensor& t) { return definedTensor(t) ? t->d
 // Each kernel fills `out` (double, [parts][2][C]) with two sums per channel over one part of the map:
 // NCHW parts are the N images, channels-last parts are chunks of kChunkPixels pixels.
 
+// The two sums of one NCHW plane of hw values: float over runs of kFloatRun, double across runs.
+// `terms(i, a, b)` adds value i's two terms (inlined into each multiversioned caller, so it vectorises).
+template <typename Terms>
+inline __attribute__((always_inline)) void planeSums(int64_t hw, const Terms& terms, double* sumA, double* sumB) {
+  double a = 0, b = 0;
+  for (int64_t start = 0; start < hw; start += kFloatRun) {
+    const int64_t end = std::min(hw, start + kFloatRun);
+    float fa = 0, fb = 0;
+#pragma omp simd reduction(+ : fa, fb)
+    for (int64_t i = start; i < end; ++i) terms(i, fa, fb);
+    a += fa;
+    b += fb;
+  }
+  *sumA = a;
+  *sumB = b;
+}
+
+// The two sums per channel of one channels-last chunk of `rows` pixels: float accumulators fa/fb (c values
+// each), copied out to doubles. `terms(offset, k, a, b)` adds the terms of value `offset` (channel k).
+template <typename Terms>
+inline __attribute__((always_inline)) void chunkSums(int64_t rows, int64_t c, const Terms& terms, float* fa, float* fb, double* sumA, double* sumB) {
+  for (int64_t k = 0; k < c; ++k) fa[k] = fb[k] = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+#pragma omp simd
+    for (int64_t k = 0; k < c; ++k) terms(r * c + k, k, fa[k], fb[k]);
+  }
+  for (int64_t k = 0; k < c; ++k) {
+    sumA[k] = fa[k];
+    sumB[k] = fb[k];
+  }
+}
+
 // Forward statistics: sum of (x - shift) and of its square, shift being one sample of the channel (it
 // keeps the one-pass variance free of cancellation when the mean is large against the spread).
 template <typename T>
 RK_MULTIVERSION void momentsPlane(const T* x, int64_t hw, float shift, double* sum, double* squares) {
-  double s = 0, ss = 0;
-  for (int64_t start = 0; start < hw; start += kFloatRun) {
-    const int64_t end = std::min(hw, start + kFloatRun);
-    float fs = 0, fss = 0;
-#pragma omp simd reduction(+ : fs, fss)
-    for (int64_t i = start; i < end; ++i) {
-      const float v = loadFloat(x[i]) - shift;
-      fs += v;
-      fss += v * v;
-    }
-    s += fs;
-    ss += fss;
-  }
-  *sum = s;
-  *squares = ss;
+  planeSums(
+      hw,
+      [&](int64_t i, float& s, float& ss) {
+        const float v = loadFloat(x[i]) - shift;
+        s += v;
+        ss += v * v;
+      },
+      sum, squares);
 }
 
 template <typename T>
 RK_MULTIVERSION void momentsChunk(const T* x, int64_t rows, int64_t c, const float* shift, float* fs, float* fss, double* sum, double* squares) {
-  for (int64_t k = 0; k < c; ++k) fs[k] = fss[k] = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* row = x + r * c;
-#pragma omp simd
-    for (int64_t k = 0; k < c; ++k) {
-      const float v = loadFloat(row[k]) - shift[k];
-      fs[k] += v;
-      fss[k] += v * v;
-    }
-  }
-  for (int64_t k = 0; k < c; ++k) {
-    sum[k] = fs[k];
-    squares[k] = fss[k];
-  }
+  chunkSums(
+      rows, c,
+      [&](int64_t i, int64_t k, float& s, float& ss) {
+        const float v = loadFloat(x[i]) - shift[k];
+        s += v;
+        ss += v * v;
+      },
+      fs, fss, sum, squares);
 }
 
 // Backward sums: sum of g and of g * (x - mean).
 template <typename T>
 RK_MULTIVERSION void gradSumsPlane(const T* g, const T* x, int64_t hw, float mean, double* sumG, double* sumGx) {
-  double s = 0, sx = 0;
-  for (int64_t start = 0; start < hw; start += kFloatRun) {
-    const int64_t end = std::min(hw, start + kFloatRun);
-    float fs = 0, fsx = 0;
-#pragma omp simd reduction(+ : fs, fsx)
-    for (int64_t i = start; i < end; ++i) {
-      const float gv = loadFloat(g[i]);
-      fs += gv;
-      fsx += gv * (loadFloat(x[i]) - mean);
-    }
-    s += fs;
-    sx += fsx;
-  }
-  *sumG = s;
-  *sumGx = sx;
+  planeSums(
+      hw,
+      [&](int64_t i, float& s, float& sx) {
+        const float gv = loadFloat(g[i]);
+        s += gv;
+        sx += gv * (loadFloat(x[i]) - mean);
+      },
+      sumG, sumGx);
 }
 
 template <typename T>
 RK_MULTIVERSION void gradSumsChunk(const T* g, const T* x, int64_t rows, int64_t c, const float* mean, float* fs, float* fsx, double* sumG,
                                    double* sumGx) {
-  for (int64_t k = 0; k < c; ++k) fs[k] = fsx[k] = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* grow = g + r * c;
-    const T* xrow = x + r * c;
-#pragma omp simd
-    for (int64_t k = 0; k < c; ++k) {
-      const float gv = loadFloat(grow[k]);
-      fs[k] += gv;
-      fsx[k] += gv * (loadFloat(xrow[k]) - mean[k]);
-    }
-  }
-  for (int64_t k = 0; k < c; ++k) {
-    sumG[k] = fs[k];
-    sumGx[k] = fsx[k];
-  }
+  chunkSums(
+      rows, c,
+      [&](int64_t i, int64_t k, float& s, float& sx) {
+        const float gv = loadFloat(g[i]);
+        s += gv;
+        sx += gv * (loadFloat(x[i]) - mean[k]);
+      },
+      fs, fsx, sumG, sumGx);
 }
 
 // Runs a sums kernel over every part of the map in parallel and adds the parts in order: returns
@@ -305,12 +310,14 @@ std::tuple<Tensor, Tensor, Tensor> batchNormForward(const Tensor& input, const O
   const auto floatOptions = input.options().dtype(at::kFloat).memory_format(at::MemoryFormat::Contiguous);
   Tensor saveMean = at::empty({c}, floatOptions);
   Tensor saveInvstd = at::empty({c}, floatOptions);
+  float* savedMean = saveMean.data_ptr<float>();
+  float* savedInvstd = saveInvstd.data_ptr<float>();
   for (int64_t k = 0; k < c; ++k) {
     const double invstd = 1.0 / std::sqrt(variance[k] + eps);
     scale[k] = static_cast<float>((w ? w[k] : 1.0) * invstd);
     shift[k] = static_cast<float>((b ? b[k] : 0.0) - mean[k] * (w ? w[k] : 1.0) * invstd);
-    saveMean.data_ptr<float>()[k] = static_cast<float>(mean[k]);
-    saveInvstd.data_ptr<float>()[k] = static_cast<float>(invstd);
+    savedMean[k] = static_cast<float>(mean[k]);
+    savedInvstd[k] = static_cast<float>(invstd);
   }
   // Running statistics as LibTorch updates them: the unbiased variance, blended by `momentum`.
   const double count = static_cast<double>(geo->count());
@@ -380,11 +387,13 @@ std::tuple<Tensor, Tensor, Tensor> batchNormBackward(const Tensor& gradOut, cons
   Tensor gradWeight, gradBias, gradIn;
   if (mask[1]) {
     gradWeight = at::empty({c}, floatOptions);
-    for (int64_t k = 0; k < c; ++k) gradWeight.data_ptr<float>()[k] = static_cast<float>(sums[c + k] * invstdData[k]);
+    float* gw = gradWeight.data_ptr<float>();
+    for (int64_t k = 0; k < c; ++k) gw[k] = static_cast<float>(sums[c + k] * invstdData[k]);
   }
   if (mask[2]) {
     gradBias = at::empty({c}, floatOptions);
-    for (int64_t k = 0; k < c; ++k) gradBias.data_ptr<float>()[k] = static_cast<float>(sums[k]);
+    float* gb = gradBias.data_ptr<float>();
+    for (int64_t k = 0; k < c; ++k) gb[k] = static_cast<float>(sums[k]);
   }
   if (mask[0]) {
     const float* w = floatData(weight);
