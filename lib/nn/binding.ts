@@ -24,6 +24,23 @@ export interface ReviewBinding {
     momentum: number,
     eps: number,
   ): NativeTensor;
+  /**
+   * relu(bn(x) + residual) by one path ('fused': native/kernels/batch_norm_act.cc; 'composed': LibTorch's
+   * operators) on copies of the inputs, on the compute thread. For tests: resolves [out, sum, runningMean,
+   * runningVar] and, in training mode, [gradX, gradResidual, gradWeight, gradBias] after them.
+   */
+  batchNormReluGrads(
+    x: NativeTensor,
+    residual: NativeTensor | null,
+    weight: NativeTensor,
+    bias: NativeTensor,
+    runningMean: NativeTensor,
+    runningVar: NativeTensor,
+    gradOut: NativeTensor,
+    gradSum: NativeTensor | null,
+    training: boolean,
+    path: 'fused' | 'composed',
+  ): Promise<NativeTensor[]>;
   hcl(studentMaps: NativeTensor[], teacherMaps: NativeTensor[], levels: number[] | null): NativeTensor;
   crossEntropy(logits: NativeTensor, targets: NativeTensor, labelSmoothing: number): NativeTensor;
   atLoss(studentFeature: NativeTensor, teacherFeature: NativeTensor): NativeTensor;

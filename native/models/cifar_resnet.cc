@@ -25,7 +25,7 @@ class CifarResNet : public ZooNet {
   }
 
   ModelOutput forwardWithFeatures(torch::Tensor x, bool preact) override {
-    return runResidualStages<BasicResidualBlock>(stages, torch::relu(bn1(conv1(x))), preact, fc);
+    return runResidualStages<BasicResidualBlock>(stages, batchNormRelu(*bn1, conv1(x)).out, preact, fc);
   }
 
   std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override { return lastBlockBatchNorms<BasicResidualBlock>(stages); }

@@ -25,7 +25,7 @@ class CifarResNet50 : public ZooNet {
   }
 
   ModelOutput forwardWithFeatures(torch::Tensor x, bool preact) override {
-    return runResidualStages<BottleneckResidualBlock>(stages, torch::relu(bn1(conv1(x))), preact, linear);
+    return runResidualStages<BottleneckResidualBlock>(stages, batchNormRelu(*bn1, conv1(x)).out, preact, linear);
   }
 
   std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override { return lastBlockBatchNorms<BottleneckResidualBlock>(stages); }

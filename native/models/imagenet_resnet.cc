@@ -27,7 +27,7 @@ class ImageNetResNet : public ZooNet {
   }
 
   ModelOutput forwardWithFeatures(torch::Tensor x, bool preact) override {
-    return runResidualStages<Block>(stages, torch::max_pool2d(torch::relu(bn1(conv1(x))), 3, 2, 1), preact, fc);
+    return runResidualStages<Block>(stages, torch::max_pool2d(batchNormRelu(*bn1, conv1(x)).out, 3, 2, 1), preact, fc);
   }
 
   std::vector<torch::nn::BatchNorm2d> featureBatchNorms() override { return lastBlockBatchNorms<Block>(stages); }

@@ -1,5 +1,6 @@
-// The two residual blocks of the ResNet families. Both return the post-ReLU output and the residual sum
-// before that ReLU (the pre-activation feature when the block ends a stage).
+// The two residual blocks of the ResNet families. Both return the post-ReLU output and, when asked for,
+// the residual sum before that ReLU (the pre-activation feature when the block ends a stage).
+// Each "BatchNorm [+ shortcut] + ReLU" runs as one fused operator on the CPU (kernels/batch_norm_act.h).
 // Names follow the references: conv1/bn1/conv2/bn2[/conv3/bn3] and a projection shortcut called
 // "downsample" (CIFAR ResNet, torchvision) or "shortcut" (CIFAR ResNet50 of resnetv2.py).
 #pragma once
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/batch_norm_act.h"
 #include "models/layers.h"
 #include "models/zoo_net.h"
 
@@ -27,9 +29,11 @@ class BasicResidualBlock : public torch::nn::Module {
     }
   }
 
-  Activation forward(const torch::Tensor& x) {
-    auto sum = bn2(conv2(torch::relu(bn1(conv1(x))))) + (shortcut ? shortcut->forward(x) : x);
-    return {torch::relu(sum), sum};
+  // `keepPreact`: also return the sum before the last ReLU (else Activation::preact is undefined).
+  Activation forward(const torch::Tensor& x, bool keepPreact = true) {
+    const auto a = batchNormRelu(*bn1, conv1(x)).out;
+    const auto tail = batchNormRelu(*bn2, conv2(a), shortcut ? shortcut->forward(x) : x, keepPreact);
+    return {tail.out, tail.sum};
   }
   // The residual branch's last BatchNorm: the pre-activation sum is its output plus the shortcut.
   torch::nn::BatchNorm2d lastBatchNorm() const { return bn2; }
@@ -59,10 +63,11 @@ class BottleneckResidualBlock : public torch::nn::Module {
     }
   }
 
-  Activation forward(const torch::Tensor& x) {
-    auto out = torch::relu(bn2(conv2(torch::relu(bn1(conv1(x))))));
-    auto sum = bn3(conv3(out)) + (shortcut ? shortcut->forward(x) : x);
-    return {torch::relu(sum), sum};
+  Activation forward(const torch::Tensor& x, bool keepPreact = true) {
+    const auto a = batchNormRelu(*bn1, conv1(x)).out;
+    const auto b = batchNormRelu(*bn2, conv2(a)).out;
+    const auto tail = batchNormRelu(*bn3, conv3(b), shortcut ? shortcut->forward(x) : x, keepPreact);
+    return {tail.out, tail.sum};
   }
   torch::nn::BatchNorm2d lastBatchNorm() const { return bn3; }
 

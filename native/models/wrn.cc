@@ -5,6 +5,7 @@
 // final bn1 (as the authors' CIFAR-100 code does). That BatchNorm runs once and its output feeds both the feature and the next
 // block, so in training mode the running statistics update once per forward (the reference calls it a
 // second time for the feature, updating them twice).
+#include "kernels/batch_norm_act.h"
 #include "models/layers.h"
 #include "models/model_factories.h"
 
@@ -24,9 +25,8 @@ class WideBasicBlock : public torch::nn::Module {
 
   // `normed` is bn1(x) when the caller already has it (the stage's pre-activation feature).
   torch::Tensor forward(const torch::Tensor& x, torch::Tensor normed = {}) {
-    if (!normed.defined()) normed = bn1(x);
-    auto act = torch::relu(normed);
-    auto out = conv2(torch::relu(bn2(conv1(act))));
+    auto act = normed.defined() ? torch::relu(normed) : batchNormRelu(*bn1, x).out;
+    auto out = conv2(batchNormRelu(*bn2, conv1(act)).out);
     // With a projection the shortcut starts from the activated input (the reference overwrites x).
     return out + (convShortcut ? convShortcut(act) : x);
   }

@@ -36,7 +36,9 @@ ModelOutput runResidualStages(const std::array<torch::nn::ModuleList, N>& stages
                               torch::nn::Linear& classifier) {
   ModelOutput result;
   for (const auto& stage : stages) {
-    Activation a = runStage<Block>(stage, x);
+    // Only the stage's last block keeps its pre-activation sum, and only when it is the feature.
+    Activation a{x, x};
+    for (size_t b = 0; b < stage->size(); ++b) a = stage->ptr(b)->template as<Block>()->forward(a.out, preact && b + 1 == stage->size());
     result.features.push_back(preact ? a.preact : a.out);
     x = a.out;
   }

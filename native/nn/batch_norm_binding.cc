@@ -1,8 +1,11 @@
 // batchNorm(input, weight, bias, runningMean, runningVar, training, momentum, eps): LibTorch's functional
 // BatchNorm for JS (rk.nn.batchNorm). On the CPU it runs through the dispatcher, so it reaches reviewkd's
 // fused kernels (native/kernels/batch_norm_kernels.h) exactly as the models' BatchNorm layers do; the tests
-// compare it with the kernels switched on and off.
+// compare it with the kernels switched on and off. batchNormReluGrads is the test entry of the fused
+// BatchNorm + residual + ReLU (native/kernels/batch_norm_act.h).
 #include "common/export.h"
+#include "common/tensor_task.h"
+#include "kernels/batch_norm_act.h"
 #include "tensor/dtype.h"
 #include "tensor/tensor_wrap.h"
 
@@ -41,8 +44,81 @@ Napi::Value batchNormBinding(const Args& a) {
   return TensorWrap::Wrap(a.env(), torch::batch_norm(input, weight, bias, mean, var, training, momentum, eps, /*cudnn_enabled=*/true));
 }
 
+// batchNormReluGrads(x, residual|null, weight, bias, runningMean, runningVar, gradOut, gradSum|null, training, path)
+// -> Promise<[out, sum, runningMean, runningVar, gradX, gradResidual, gradWeight, gradBias]>: relu(bn(x) +
+// residual) by one path ('fused': kernels/batch_norm_act.h, refused where it would not fuse; 'composed':
+// LibTorch's operators) on copies of the inputs, on the compute thread. In training mode the outputs are
+// differentiated with gradOut (and gradSum on the kept pre-activation sum); evaluation mode returns the
+// forward only (four tensors). An absent residual's gradient comes back as an empty tensor.
+Napi::Value batchNormReluGrads(const Args& a) {
+  const torch::Tensor x = a.tensor(0, "x");
+  if (x.dim() != 4 || !x.is_floating_point()) throw JsRangeError(a.where(0, "x") + " must be a 4-d floating-point map; got shape " + c10::str(x.sizes()));
+  const int64_t channels = x.size(1);
+  const torch::Tensor residual = a.has(1) ? a.tensor(1, "residual") : torch::Tensor();
+  if (residual.defined() && residual.sizes() != x.sizes()) {
+    throw JsRangeError(a.where(1, "residual") + " must have x's shape " + c10::str(x.sizes()) + "; got " + c10::str(residual.sizes()));
+  }
+  torch::Tensor vectors[4];
+  const char* names[4] = {"weight", "bias", "runningMean", "runningVar"};
+  for (size_t i = 0; i < 4; ++i) {
+    vectors[i] = a.tensor(2 + i, names[i]);
+    if (vectors[i].dim() != 1 || vectors[i].size(0) != channels || vectors[i].scalar_type() != torch::kFloat) {
+      throw JsRangeError(a.where(2 + i, names[i]) + " must be a float32 vector of x's " + std::to_string(channels) + " channels; got " +
+                         dtypeName(vectors[i].scalar_type()) + " " + c10::str(vectors[i].sizes()));
+    }
+  }
+  const torch::Tensor gradOut = a.tensor(6, "gradOut");
+  const torch::Tensor gradSum = a.has(7) ? a.tensor(7, "gradSum") : torch::Tensor();
+  for (const auto* g : {&gradOut, &gradSum}) {
+    if (g->defined() && g->sizes() != x.sizes()) throw JsRangeError(a.where(6, "gradOut") + ": gradients must have x's shape " + c10::str(x.sizes()));
+  }
+  const bool training = a.boolean(8, "training");
+  const std::string path = a.string(9, "path");
+  if (path != "fused" && path != "composed") throw JsRangeError(a.where(9, "path") + " must be 'fused' or 'composed'; got '" + path + "'");
+  const bool fused = path == "fused";
+  return runAsync(a.env(), [=] {
+    torch::nn::BatchNorm2d bn(channels);
+    {
+      torch::NoGradGuard noGrad;
+      bn->weight.copy_(vectors[0]);
+      bn->bias.copy_(vectors[1]);
+      bn->running_mean.copy_(vectors[2]);
+      bn->running_var.copy_(vectors[3]);
+    }
+    bn->train(training);
+    torch::AutoGradMode enable(training);
+    const auto leaf = [&](const torch::Tensor& t) { return t.detach().clone(torch::MemoryFormat::Preserve).requires_grad_(training); };
+    const torch::Tensor xl = leaf(x);
+    const torch::Tensor rl = residual.defined() ? leaf(residual) : torch::Tensor();
+    if (fused && !batchNormReluFuses(*bn, xl, rl)) {
+      throw std::invalid_argument("batchNormReluGrads: the fused path does not take these tensors (CPU 4-d float32/bfloat16 NCHW or channels-last maps, a residual of x's dtype and layout)");
+    }
+    NormalizedActivation result;
+    if (fused) {
+      result = batchNormRelu(*bn, xl, rl, /*keepSum=*/true);
+    } else {
+      result.sum = rl.defined() ? bn->forward(xl) + rl : bn->forward(xl);
+      result.out = torch::relu(result.sum);
+    }
+    std::vector<torch::Tensor> outputs{result.out.detach(), result.sum.detach(), bn->running_mean.clone(), bn->running_var.clone()};
+    if (!training) return outputs;
+    std::vector<torch::Tensor> roots{result.out}, grads{gradOut.to(result.out.scalar_type())};
+    if (gradSum.defined()) {
+      roots.push_back(result.sum);
+      grads.push_back(gradSum.to(result.sum.scalar_type()));
+    }
+    torch::autograd::backward(roots, grads);
+    const auto orEmpty = [](const torch::Tensor& t) { return t.defined() ? t : torch::empty({0}); };
+    outputs.insert(outputs.end(), {orEmpty(xl.grad()), rl.defined() ? orEmpty(rl.grad()) : torch::empty({0}), bn->weight.grad(), bn->bias.grad()});
+    return outputs;
+  });
+}
+
 }  // namespace
 
-void registerBatchNorm(Napi::Env env, Napi::Object exports) { exportFunction(env, exports, "batchNorm", batchNormBinding); }
+void registerBatchNorm(Napi::Env env, Napi::Object exports) {
+  exportFunction(env, exports, "batchNorm", batchNormBinding);
+  exportFunction(env, exports, "batchNormReluGrads", batchNormReluGrads);
+}
 
 }  // namespace rk
