@@ -131,6 +131,45 @@ describe('BatchNorm + residual + ReLU: fused kernel vs the LibTorch composition'
     });
   }
 
+  it('bf16 on the portable loops (REVIEWKD_AVX512BF16=0) agrees with the default path and with the composition', async () => {
+    // A child process, since the choice is made once per process; it prints the fused results as arrays.
+    const { execFileSync } = require('child_process');
+    const script = `
+      const rk = require(${JSON.stringify(require.resolve('..'))});
+      const { native } = require(${JSON.stringify(require.resolve('../dist/native'))});
+      const { prng } = require(${JSON.stringify(require.resolve('./helpers'))});
+      ${random.toString()}
+      ${inputs.toString()}
+      const NAMES = ${JSON.stringify(NAMES)};
+      ${run.toString()}
+      (async () => {
+        const out = {};
+        for (const channelsLast of [true, false]) {
+          for (const training of [true, false]) {
+            const r = await run('fused', inputs([3, 24, 7, 9], 81), { dtype: 'bfloat16', channelsLast, training });
+            out[channelsLast + '/' + training] = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.from(v.to('float32').toArray())]));
+          }
+        }
+        process.stdout.write(JSON.stringify(out));
+      })();`;
+    const portable = JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, REVIEWKD_AVX512BF16: '0' }, maxBuffer: 1 << 26 }).toString());
+    const asTensor = (a) => rk.tensor(Float32Array.from(a), { shape: [a.length], dtype: 'float32' });
+    for (const channelsLast of [true, false]) {
+      for (const training of [true, false]) {
+        const t = inputs([3, 24, 7, 9], 81);
+        const here = await run('fused', t, { dtype: 'bfloat16', channelsLast, training });
+        const ref = await run('composed', t, { dtype: 'bfloat16', channelsLast, training });
+        const other = portable[`${channelsLast}/${training}`];
+        for (const k of Object.keys(here)) {
+          const flat = (u) => asTensor(Array.from(u.to('float32').toArray()));
+          const bound = k === 'gw' || k === 'gb' ? 2 ** -8 : 2 ** -7;
+          assert.ok(relMaxDiff(asTensor(other[k]), flat(ref[k])) <= bound, `portable ${k} vs composed (${channelsLast}/${training})`);
+          assert.ok(relMaxDiff(asTensor(other[k]), flat(here[k])) <= bound, `portable ${k} vs default (${channelsLast}/${training})`);
+        }
+      }
+    }
+  });
+
   it('gradients are byte-identical across runs and between 1 and 2 threads', async () => {
     const before = rk.getNumThreads();
     const bytes = (r) => NAMES.map((k) => Buffer.from(r[k].dtype === 'bfloat16' ? r[k].rawBits16().buffer : r[k].toArray().buffer));

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/ops/empty.h>
@@ -10,6 +11,7 @@
 #include <torch/csrc/jit/frontend/tracer.h>
 
 #include "kernels/batch_norm_passes.h"
+#include "kernels/bf16_avx512.h"
 #include "kernels/float_io.h"
 #include "kernels/fused_kernels.h"
 
@@ -19,6 +21,7 @@ namespace {
 
 using kernels::loadFloat;
 using kernels::MapGeometry;
+using kernels::roundTo;
 using kernels::storeExact;
 using kernels::storeFloat;
 using torch::Tensor;
@@ -26,13 +29,16 @@ using torch::Tensor;
 // ---- forward: y = round(x * scale + shift) [+ r], out = max(y, 0), optionally keeping y ----
 
 // One value. The BatchNorm output is rounded to T before the add, as the composed operators round it.
+// Worked in float lanes with one store per output: a select or max on 16-bit values vectorises badly.
 template <typename T, bool kResidual, bool kKeepSum>
 inline __attribute__((always_inline)) void activateValue(const T* x, const T* r, T* out, T* sum, int64_t i, float scale, float shift) {
-  T y = storeFloat<T>(loadFloat(x[i]) * scale + shift);
-  if constexpr (kResidual) y = storeFloat<T>(loadFloat(y) + loadFloat(r[i]));
-  if constexpr (kKeepSum) sum[i] = y;
-  const float value = loadFloat(y);
-  out[i] = storeExact<T>(value < 0.0f ? 0.0f : value);  // a NaN stays NaN, as torch::relu keeps it
+  float y = loadFloat(x[i]) * scale + shift;
+  if constexpr (kResidual) y = roundTo<T>(roundTo<T>(y) + loadFloat(r[i]));
+  if constexpr (kKeepSum) sum[i] = storeFloat<T>(y);
+  const float activated = y < 0.0f ? 0.0f : y;  // a NaN stays NaN, as torch::relu keeps it
+  // With a residual y is a T value already; without, rounding after the ReLU equals the ReLU of the
+  // rounded value (rounding is monotonic and keeps 0).
+  out[i] = kResidual ? storeExact<T>(activated) : storeFloat<T>(activated);
 }
 
 template <typename T, bool kResidual, bool kKeepSum>
@@ -60,6 +66,23 @@ void activateMap(const MapGeometry& geo, const Tensor& input, const Tensor& resi
   const int64_t c = geo.c;
   // Offsets into absent maps are never dereferenced (the flags compile them out).
   const auto shifted = [](auto* p, int64_t offset) { return p ? p + offset : p; };
+  if constexpr (std::is_same_v<T, c10::BFloat16>) {
+    if (kernels::bf16avx512::available()) {
+      const auto bits = [](auto* p) { return reinterpret_cast<std::conditional_t<std::is_const_v<std::remove_pointer_t<decltype(p)>>, const uint16_t*, uint16_t*>>(p); };
+      kernels::forEachPart(
+          geo,
+          [&](int64_t offset, int64_t ch) {
+            kernels::bf16avx512::activatePlane(bits(x + offset), bits(shifted(r, offset)), bits(out + offset), bits(shifted(s, offset)), geo.hw, scale[ch],
+                                               shift[ch]);
+          },
+          [&](int64_t first, int64_t rows) {
+            const int64_t offset = first * c;
+            kernels::bf16avx512::activateRows(bits(x + offset), bits(shifted(r, offset)), bits(out + offset), bits(shifted(s, offset)), rows, c, scale.data(),
+                                              shift.data());
+          });
+      return;
+    }
+  }
   kernels::forEachPart(
       geo,
       [&](int64_t offset, int64_t ch) {

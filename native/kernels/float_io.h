@@ -39,11 +39,32 @@ template <>
 inline c10::BFloat16 storeFloat<c10::BFloat16>(float v) {
   uint32_t bits;
   std::memcpy(&bits, &v, sizeof bits);
-  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
-  // NaN test as a float compare: one vector instruction, where an unsigned integer compare takes several
-  // on AVX2/AVX-512F (this rounding is most of the work of a memory-bound bf16 pass).
-  const bool isNan = v != v;
-  return c10::BFloat16(static_cast<uint16_t>(isNan ? 0x7FC0u : rounded), c10::BFloat16::from_bits());
+  const uint32_t rounded = bits + 0x7FFFu + ((bits >> 16) & 1u);
+  // The NaN test is a float compare (one vector instruction; an unsigned integer compare takes several on
+  // AVX2/AVX-512F) and the select is made on 32-bit values before the single narrowing, so the compiler
+  // keeps the whole loop in 32-bit lanes (this rounding is most of the work of a bf16 pass).
+  const uint32_t chosen = v != v ? 0x7FC00000u : rounded;
+  return c10::BFloat16(static_cast<uint16_t>(chosen >> 16), c10::BFloat16::from_bits());
+}
+
+// The float nearest to v that a T can hold (round to nearest even for bfloat16, NaN kept): what a store to
+// T and a load back give, computed in 32-bit lanes (no packing to 16 bits and back).
+template <typename T>
+inline float roundTo(float v);
+
+template <>
+inline float roundTo<float>(float v) {
+  return v;
+}
+
+template <>
+inline float roundTo<c10::BFloat16>(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+  float r;
+  std::memcpy(&r, &rounded, sizeof r);
+  return v != v ? v : r;
 }
 
 // Stores a float that is already a T value (loaded from a T, or 0): no rounding needed, so cheaper than
