@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/ops/empty.h>
@@ -12,6 +13,7 @@
 #include <torch/library.h>
 
 #include "kernels/batch_norm_passes.h"
+#include "kernels/bf16_avx512.h"
 #include "kernels/float_io.h"
 
 namespace rk {
@@ -46,6 +48,18 @@ template <typename T>
 void normalize(const MapGeometry& geo, const Tensor& input, Tensor& output, const std::vector<float>& scale, const std::vector<float>& shift) {
   const T* x = input.data_ptr<T>();
   T* y = output.data_ptr<T>();
+  if constexpr (std::is_same_v<T, c10::BFloat16>) {
+    if (kernels::bf16avx512::available()) {
+      const auto* xb = reinterpret_cast<const uint16_t*>(x);
+      auto* yb = reinterpret_cast<uint16_t*>(y);
+      kernels::forEachPart(
+          geo, [&](int64_t offset, int64_t ch) { kernels::bf16avx512::affinePlane(xb + offset, yb + offset, geo.hw, scale[ch], shift[ch]); },
+          [&](int64_t first, int64_t rows) {
+            kernels::bf16avx512::affineRows(xb + first * geo.c, yb + first * geo.c, rows, geo.c, scale.data(), shift.data());
+          });
+      return;
+    }
+  }
   kernels::forEachPart(
       geo, [&](int64_t offset, int64_t ch) { affinePlane<T>(x + offset, y + offset, geo.hw, scale[ch], shift[ch]); },
       [&](int64_t first, int64_t rows) { affineRows<T>(x + first * geo.c, y + first * geo.c, rows, geo.c, scale.data(), shift.data()); });

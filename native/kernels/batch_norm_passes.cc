@@ -1,11 +1,13 @@
 #include "kernels/batch_norm_passes.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 
+#include "kernels/bf16_avx512.h"
 #include "kernels/float_io.h"
 
 namespace rk::kernels {
@@ -199,6 +201,20 @@ void gradInputOf(const MapGeometry& geo, const Tensor& grad, const Tensor& input
   const T* x = input.data_ptr<T>();
   T* gx = gradIn.data_ptr<T>();
   const int64_t c = geo.c;
+  if constexpr (std::is_same_v<T, c10::BFloat16>) {
+    if (bf16avx512::available()) {
+      const auto* gb = reinterpret_cast<const uint16_t*>(g);
+      const auto* xb = reinterpret_cast<const uint16_t*>(x);
+      auto* out = reinterpret_cast<uint16_t*>(gx);
+      forEachPart(
+          geo, [&](int64_t offset, int64_t ch) { bf16avx512::gradInputPlane(gb + offset, xb + offset, out + offset, geo.hw, a[ch], mean[ch], k[ch], m[ch]); },
+          [&](int64_t first, int64_t rows) {
+            const int64_t offset = first * c;
+            bf16avx512::gradInputRows(gb + offset, xb + offset, out + offset, rows, c, a.data(), mean, k.data(), m.data());
+          });
+      return;
+    }
+  }
   forEachPart(
       geo, [&](int64_t offset, int64_t ch) { gradInputPlane<T>(g + offset, x + offset, gx + offset, geo.hw, a[ch], mean[ch], k[ch], m[ch]); },
       [&](int64_t first, int64_t rows) { gradInputRows<T>(g + first * c, x + first * c, gx + first * c, rows, c, a.data(), mean, k.data(), m.data()); });

@@ -25,4 +25,17 @@ void activateRows(const uint16_t* x, const uint16_t* r, uint16_t* out, uint16_t*
 /** The same over one NCHW plane of `count` values with one channel's scale and shift. */
 void activatePlane(const uint16_t* x, const uint16_t* r, uint16_t* out, uint16_t* sum, int64_t count, float scale, float shift);
 
+/** BatchNorm's affine pass over channels-last rows: y = round(x * scale[k] + shift[k]). */
+void affineRows(const uint16_t* x, uint16_t* y, int64_t rows, int64_t c, const float* scale, const float* shift);
+
+/** The same over one NCHW plane of `count` values. */
+void affinePlane(const uint16_t* x, uint16_t* y, int64_t count, float scale, float shift);
+
+/** BatchNorm's input gradient over channels-last rows: gx = round(a[k] (g - (x - mean[k]) q[k] - m[k])). */
+void gradInputRows(const uint16_t* g, const uint16_t* x, uint16_t* gx, int64_t rows, int64_t c, const float* a, const float* mean, const float* q,
+                   const float* m);
+
+/** The same over one NCHW plane of `count` values. */
+void gradInputPlane(const uint16_t* g, const uint16_t* x, uint16_t* gx, int64_t count, float a, float mean, float q, float m);
+
 }  // namespace rk::kernels::bf16avx512
