@@ -37,7 +37,8 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'REVIEWKD_SKIP_INSTALL', doc: "1 makes npm's install step do nothing (the same work then happens on first use)" },
   { name: 'REVIEWKD_ADDON', doc: 'developers: load exactly this reviewkd.node (e.g. the sanitizer build), skipping the choice' },
   { name: 'REVIEWKD_CPU_MEMORY_REUSE', doc: "how a step's freed CPU memory is kept for the next: cache (default), malloc, or 0 to return it to the OS at once" },
-  { name: 'REVIEWKD_FUSED_KERNELS', doc: "0 turns off reviewkd's own CPU kernels (BatchNorm, ABF's attention mix), so LibTorch's operators run instead" },
+  { name: 'REVIEWKD_FUSED_KERNELS', doc: "0 turns off reviewkd's own CPU kernels (BatchNorm, BatchNorm + residual + ReLU, ABF's attention mix), so LibTorch's operators run instead" },
+  { name: 'REVIEWKD_AVX512BF16', doc: "0 keeps the fused kernels' portable bfloat16 loops on a CPU with AVX512-BF16 (read by the addon at the first bf16 pass)" },
   { name: 'REVIEWKD_LIBJPEG', doc: "the libjpeg-turbo that image streams' JPEG decoder opens (default libjpeg.so.62), or 0: decode JPEGs with sharp" },
   { name: 'REVIEWKD_DEBUG', doc: 'set: the CLI prints the stack trace of an unexpected error' },
   // Data-parallel training (lib/distributed/env.ts): what torchrun, Slurm or `reviewkd --nproc` set.
