@@ -26,29 +26,11 @@ inline float loadFloat(c10::BFloat16 v) {
   return f;
 }
 
-template <typename T>
-inline T storeFloat(float v);
-
-template <>
-inline float storeFloat<float>(float v) {
-  return v;
-}
-
-// Round to nearest even, as c10::BFloat16(float) does; a NaN stays a (quiet) NaN.
-template <>
-inline c10::BFloat16 storeFloat<c10::BFloat16>(float v) {
-  uint32_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  const uint32_t rounded = bits + 0x7FFFu + ((bits >> 16) & 1u);
-  // The NaN test is a float compare (one vector instruction; an unsigned integer compare takes several on
-  // AVX2/AVX-512F) and the select is made on 32-bit values before the single narrowing, so the compiler
-  // keeps the whole loop in 32-bit lanes (this rounding is most of the work of a bf16 pass).
-  const uint32_t chosen = v != v ? 0x7FC00000u : rounded;
-  return c10::BFloat16(static_cast<uint16_t>(chosen >> 16), c10::BFloat16::from_bits());
-}
-
-// The float nearest to v that a T can hold (round to nearest even for bfloat16, NaN kept): what a store to
-// T and a load back give, computed in 32-bit lanes (no packing to 16 bits and back).
+// The float nearest to v that a T can hold (round to nearest even for bfloat16, as c10::BFloat16(float)
+// does; a NaN becomes the quiet NaN): what a store to T and a load back give, computed in 32-bit lanes.
+// The NaN test is a float compare (one vector instruction; an unsigned integer compare takes several on
+// AVX2/AVX-512F) and the select is made on 32-bit values, so the compiler keeps a loop in 32-bit lanes
+// (this rounding is most of the work of a bf16 pass).
 template <typename T>
 inline float roundTo(float v);
 
@@ -61,14 +43,14 @@ template <>
 inline float roundTo<c10::BFloat16>(float v) {
   uint32_t bits;
   std::memcpy(&bits, &v, sizeof bits);
-  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
+  const uint32_t rounded = v != v ? 0x7FC00000u : (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
   float r;
   std::memcpy(&r, &rounded, sizeof r);
-  return v != v ? v : r;
+  return r;
 }
 
-// Stores a float that is already a T value (loaded from a T, or 0): no rounding needed, so cheaper than
-// storeFloat; for bfloat16 the low half of the bits is zero and is dropped.
+// Stores a float that is already a T value (loaded from a T, rounded by roundTo, or 0): no rounding
+// needed; for bfloat16 the low half of the bits is zero and is dropped.
 template <typename T>
 inline T storeExact(float v);
 
@@ -82,6 +64,12 @@ inline c10::BFloat16 storeExact<c10::BFloat16>(float v) {
   uint32_t bits;
   std::memcpy(&bits, &v, sizeof bits);
   return c10::BFloat16(static_cast<uint16_t>(bits >> 16), c10::BFloat16::from_bits());
+}
+
+// Rounds v to T and stores it (one narrowing, after the rounding in 32-bit lanes).
+template <typename T>
+inline T storeFloat(float v) {
+  return storeExact<T>(roundTo<T>(v));
 }
 
 }  // namespace rk::kernels
